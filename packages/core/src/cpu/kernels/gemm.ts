@@ -1,0 +1,295 @@
+/**
+ * The one GEMM kernel of the CPU backend, shared by the serial path and the worker threads.
+ *
+ * `gemmBlock` is deliberately self-contained (no imports, no references to module-level names, no
+ * closures over outer variables): the worker pool in src/node/ ships it to worker threads as source text
+ * (`gemmBlock.toString()`). Keep it that way when editing it.
+ *
+ * Algorithm (GotoBLAS style): block over n (NC columns) and k (KC), pack the block of op(B) into
+ * micro-panels of 4 columns and the block of op(A) into micro-panels of 4 rows (both as float64, which
+ * also absorbs the transpositions), then a 4×4 register-tiled micro-kernel accumulates in float64 locals
+ * and adds into C (one float32 rounding per k-block). Float64 accumulation is faster than float32 in
+ * V8 (no Math.fround on every step) and more accurate.
+ */
+
+/** C[m×n] = (accumulate ? C : 0) + op(A)·op(B), row-major, op = transpose if the flag is set. */
+export type GemmFn = (
+  transA: boolean,
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+  a: Float32Array,
+  lda: number,
+  b: Float32Array,
+  ldb: number,
+  c: Float32Array,
+  ldc: number,
+  accumulate: boolean,
+) => void;
+
+/**
+ * Computes the sub-block rows [m0, m1) × columns [n0, n1) of C = (accumulate ? C : 0) + op(A)·op(B).
+ * `ws` is a workspace cache (float64 scratch arrays) owned by the caller; it is filled on first use.
+ */
+export function gemmBlock(
+  transA: boolean,
+  transB: boolean,
+  m0: number,
+  m1: number,
+  n0: number,
+  n1: number,
+  k: number,
+  a: Float32Array,
+  lda: number,
+  b: Float32Array,
+  ldb: number,
+  c: Float32Array,
+  ldc: number,
+  accumulate: boolean,
+  ws: Float64Array[],
+): void {
+  const KC = 256;
+  const MC = 64;
+  const NC = 1024;
+  const mm = m1 - m0;
+  const nn = n1 - n0;
+  if (mm <= 0 || nn <= 0) return;
+  if (k <= 0) {
+    if (!accumulate) for (let i = m0; i < m1; i++) c.fill(0, i * ldc + n0, i * ldc + n1);
+    return;
+  }
+  // Strides of op(A)(i, p) and op(B)(p, j) in memory.
+  const sAi = transA ? 1 : lda;
+  const sAp = transA ? lda : 1;
+  const sBp = transB ? 1 : ldb;
+  const sBj = transB ? ldb : 1;
+
+  if (mm < 4 || nn < 4) {
+    // Thin problems (matrix-vector like): no packing. Make the thin side the rows: C = P·Q with
+    // P (rows × k) thin, Q (k × cols). If C is thin in its columns, compute Cᵀ = op(B)ᵀ·op(A)ᵀ.
+    const swap = mm >= 4;
+    const rows = swap ? nn : mm;
+    const cols = swap ? mm : nn;
+    const P = swap ? b : a;
+    const pBase = swap ? n0 * sBj : m0 * sAi;
+    const sPr = swap ? sBj : sAi;
+    const sPp = swap ? sBp : sAp;
+    const Q = swap ? a : b;
+    const qBase = swap ? m0 * sAi : n0 * sBj;
+    const sQp = swap ? sAp : sBp;
+    const sQc = swap ? sAi : sBj;
+    const cBase = m0 * ldc + n0;
+    const sCr = swap ? 1 : ldc;
+    const sCc = swap ? ldc : 1;
+    // Gather the thin operand's rows as float64 (rows·k values).
+    if (!ws[2] || ws[2].length < rows * k) ws[2] = new Float64Array(rows * k);
+    const t = ws[2];
+    for (let r = 0; r < rows; r++) {
+      const src = pBase + r * sPr;
+      const dst = r * k;
+      for (let p = 0; p < k; p++) t[dst + p] = P[src + p * sPp];
+    }
+    if (sQp === 1) {
+      // Each column of Q is contiguous: dot products, column outer so that it stays in cache.
+      for (let j = 0; j < cols; j++) {
+        const q = qBase + j * sQc;
+        for (let r = 0; r < rows; r++) {
+          const tr = r * k;
+          let s0 = 0;
+          let s1 = 0;
+          let s2 = 0;
+          let s3 = 0;
+          let p = 0;
+          for (; p + 4 <= k; p += 4) {
+            s0 += t[tr + p] * Q[q + p];
+            s1 += t[tr + p + 1] * Q[q + p + 1];
+            s2 += t[tr + p + 2] * Q[q + p + 2];
+            s3 += t[tr + p + 3] * Q[q + p + 3];
+          }
+          for (; p < k; p++) s0 += t[tr + p] * Q[q + p];
+          const ci = cBase + r * sCr + j * sCc;
+          const s = s0 + s1 + (s2 + s3);
+          c[ci] = accumulate ? c[ci] + s : s;
+        }
+      }
+    } else {
+      // Rows of Q are contiguous (sQc === 1): axpy into float64 accumulators, one row of C at a time.
+      if (!ws[3] || ws[3].length < cols) ws[3] = new Float64Array(cols);
+      const acc = ws[3];
+      for (let r = 0; r < rows; r++) {
+        acc.fill(0, 0, cols);
+        const tr = r * k;
+        for (let p = 0; p < k; p++) {
+          const v = t[tr + p];
+          const q = qBase + p * sQp;
+          for (let j = 0; j < cols; j++) acc[j] += v * Q[q + j];
+        }
+        const cr = cBase + r * sCr;
+        if (sCc === 1) {
+          if (accumulate) for (let j = 0; j < cols; j++) c[cr + j] += acc[j];
+          else for (let j = 0; j < cols; j++) c[cr + j] = acc[j];
+        } else {
+          if (accumulate) for (let j = 0; j < cols; j++) c[cr + j * sCc] += acc[j];
+          else for (let j = 0; j < cols; j++) c[cr + j * sCc] = acc[j];
+        }
+      }
+    }
+    return;
+  }
+
+  if (!ws[0] || ws[0].length < MC * KC) ws[0] = new Float64Array(MC * KC);
+  if (!ws[1] || ws[1].length < KC * NC) ws[1] = new Float64Array(KC * NC);
+  const pa = ws[0];
+  const pb = ws[1];
+
+  for (let jc = n0; jc < n1; jc += NC) {
+    const nc = Math.min(NC, n1 - jc);
+    const nPanels = (nc + 3) >> 2;
+    for (let pc = 0; pc < k; pc += KC) {
+      const kc = Math.min(KC, k - pc);
+      const first = pc === 0 && !accumulate;
+      // Pack op(B)[pc:pc+kc, jc:jc+nc] into panels of 4 columns: pb[(jp·kc + p)·4 + jj].
+      for (let jp = 0; jp < nPanels; jp++) {
+        const j0 = jc + jp * 4;
+        const w = Math.min(4, n1 - j0);
+        const base = jp * kc * 4;
+        if (w === 4 && sBj === 1) {
+          for (let p = 0; p < kc; p++) {
+            const s = (pc + p) * sBp + j0;
+            const d = base + p * 4;
+            pb[d] = b[s];
+            pb[d + 1] = b[s + 1];
+            pb[d + 2] = b[s + 2];
+            pb[d + 3] = b[s + 3];
+          }
+        } else {
+          for (let jj = 0; jj < 4; jj++) {
+            if (jj < w) {
+              const s = (j0 + jj) * sBj + pc * sBp;
+              for (let p = 0; p < kc; p++) pb[base + p * 4 + jj] = b[s + p * sBp];
+            } else {
+              for (let p = 0; p < kc; p++) pb[base + p * 4 + jj] = 0;
+            }
+          }
+        }
+      }
+      for (let ic = m0; ic < m1; ic += MC) {
+        const mc = Math.min(MC, m1 - ic);
+        const mPanels = (mc + 3) >> 2;
+        // Pack op(A)[ic:ic+mc, pc:pc+kc] into panels of 4 rows: pa[(ip·kc + p)·4 + ii].
+        for (let ip = 0; ip < mPanels; ip++) {
+          const i0 = ic + ip * 4;
+          const h = Math.min(4, m1 - i0);
+          const base = ip * kc * 4;
+          if (h === 4 && sAi === 1) {
+            for (let p = 0; p < kc; p++) {
+              const s = (pc + p) * sAp + i0;
+              const d = base + p * 4;
+              pa[d] = a[s];
+              pa[d + 1] = a[s + 1];
+              pa[d + 2] = a[s + 2];
+              pa[d + 3] = a[s + 3];
+            }
+          } else {
+            for (let ii = 0; ii < 4; ii++) {
+              if (ii < h) {
+                const s = (i0 + ii) * sAi + pc * sAp;
+                for (let p = 0; p < kc; p++) pa[base + p * 4 + ii] = a[s + p * sAp];
+              } else {
+                for (let p = 0; p < kc; p++) pa[base + p * 4 + ii] = 0;
+              }
+            }
+          }
+        }
+        // Micro-kernel sweep: B micro-panel (kc×4) stays in L1 while the A block streams from L2.
+        for (let jp = 0; jp < nPanels; jp++) {
+          const j0 = jc + jp * 4;
+          const w = Math.min(4, n1 - j0);
+          const bBase = jp * kc * 4;
+          for (let ip = 0; ip < mPanels; ip++) {
+            const i0 = ic + ip * 4;
+            const h = Math.min(4, m1 - i0);
+            let ia = ip * kc * 4;
+            let ib = bBase;
+            let c00 = 0, c01 = 0, c02 = 0, c03 = 0;
+            let c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+            let c20 = 0, c21 = 0, c22 = 0, c23 = 0;
+            let c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+            for (let p = 0; p < kc; p++) {
+              const a0 = pa[ia];
+              const a1 = pa[ia + 1];
+              const a2 = pa[ia + 2];
+              const a3 = pa[ia + 3];
+              let v = pb[ib];
+              c00 += a0 * v; c10 += a1 * v; c20 += a2 * v; c30 += a3 * v;
+              v = pb[ib + 1];
+              c01 += a0 * v; c11 += a1 * v; c21 += a2 * v; c31 += a3 * v;
+              v = pb[ib + 2];
+              c02 += a0 * v; c12 += a1 * v; c22 += a2 * v; c32 += a3 * v;
+              v = pb[ib + 3];
+              c03 += a0 * v; c13 += a1 * v; c23 += a2 * v; c33 += a3 * v;
+              ia += 4;
+              ib += 4;
+            }
+            let o = i0 * ldc + j0;
+            if (h === 4 && w === 4) {
+              if (first) {
+                c[o] = c00; c[o + 1] = c01; c[o + 2] = c02; c[o + 3] = c03; o += ldc;
+                c[o] = c10; c[o + 1] = c11; c[o + 2] = c12; c[o + 3] = c13; o += ldc;
+                c[o] = c20; c[o + 1] = c21; c[o + 2] = c22; c[o + 3] = c23; o += ldc;
+                c[o] = c30; c[o + 1] = c31; c[o + 2] = c32; c[o + 3] = c33;
+              } else {
+                c[o] += c00; c[o + 1] += c01; c[o + 2] += c02; c[o + 3] += c03; o += ldc;
+                c[o] += c10; c[o + 1] += c11; c[o + 2] += c12; c[o + 3] += c13; o += ldc;
+                c[o] += c20; c[o + 1] += c21; c[o + 2] += c22; c[o + 3] += c23; o += ldc;
+                c[o] += c30; c[o + 1] += c31; c[o + 2] += c32; c[o + 3] += c33;
+              }
+            } else {
+              // Edge tile: write the valid h×w part only.
+              for (let ii = 0; ii < h; ii++) {
+                const r0 = ii === 0 ? c00 : ii === 1 ? c10 : ii === 2 ? c20 : c30;
+                const r1 = ii === 0 ? c01 : ii === 1 ? c11 : ii === 2 ? c21 : c31;
+                const r2 = ii === 0 ? c02 : ii === 1 ? c12 : ii === 2 ? c22 : c32;
+                const r3 = ii === 0 ? c03 : ii === 1 ? c13 : ii === 2 ? c23 : c33;
+                const ro = o + ii * ldc;
+                if (first) {
+                  c[ro] = r0;
+                  if (w > 1) c[ro + 1] = r1;
+                  if (w > 2) c[ro + 2] = r2;
+                  if (w > 3) c[ro + 3] = r3;
+                } else {
+                  c[ro] += r0;
+                  if (w > 1) c[ro + 1] += r1;
+                  if (w > 2) c[ro + 2] += r2;
+                  if (w > 3) c[ro + 3] += r3;
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/** Checks that the operands of a GEMM call are large enough for their leading dimensions. */
+export function checkGemmArgs(
+  transA: boolean, transB: boolean, m: number, n: number, k: number,
+  a: Float32Array, lda: number, b: Float32Array, ldb: number, c: Float32Array, ldc: number,
+): void {
+  const need = (rows: number, cols: number, ld: number): number => (rows === 0 || cols === 0 ? 0 : (rows - 1) * ld + cols);
+  const aRows = transA ? k : m, aCols = transA ? m : k;
+  const bRows = transB ? n : k, bCols = transB ? k : n;
+  if (lda < aCols || ldb < bCols || ldc < n || a.length < need(aRows, aCols, lda) || b.length < need(bRows, bCols, ldb) || c.length < need(m, n, ldc)) {
+    throw new RangeError(`gemm: operands too small for m=${m} n=${n} k=${k} (lda=${lda}, ldb=${ldb}, ldc=${ldc})`);
+  }
+}
+
+const serialWorkspace: Float64Array[] = [];
+
+/** Single-threaded GEMM on the calling thread. */
+export const gemmSerial: GemmFn = (transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate) => {
+  checkGemmArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc);
+  gemmBlock(transA, transB, 0, m, 0, n, k, a, lda, b, ldb, c, ldc, accumulate, serialWorkspace);
+};

@@ -1,0 +1,7 @@
+/**
+ * Test helpers for backends (`@lrpseg/core/testing`): the shared conformance suite, the float64 reference
+ * ops it checks against, and seeded random data. Imports vitest: for test code only.
+ */
+export { backendConformance, expectLrpsegError, relativeL2Error, type ConformanceOptions } from './conformance.js';
+export * from './random.js';
+export * from './reference.js';

@@ -1,0 +1,44 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { CpuBackend } from '../../src/cpu/backend.js';
+import { PooledCpuBackend, cpuThreads, createCpuBackend } from '../../src/node/index.js';
+
+describe('createCpuBackend', () => {
+  const saved = process.env.LRPSEG_THREADS;
+  afterEach(() => {
+    if (saved === undefined) delete process.env.LRPSEG_THREADS;
+    else process.env.LRPSEG_THREADS = saved;
+  });
+
+  it('threads: 1 gives the plain serial backend', async () => {
+    const b = createCpuBackend({ threads: 1 });
+    expect(b).toBeInstanceOf(CpuBackend);
+    expect(b).not.toBeInstanceOf(PooledCpuBackend);
+    expect(b.name).toBe('cpu');
+    await b.destroy();
+  });
+  it('threads: 3 gives a pooled backend; destroy stops the workers', async () => {
+    const b = createCpuBackend({ threads: 3 });
+    expect(b).toBeInstanceOf(PooledCpuBackend);
+    expect((b as PooledCpuBackend).threads).toBe(3);
+    await (b as PooledCpuBackend).whenReady();
+    const x = b.fromArray(new Float32Array(2 * 16 * 20 * 20).fill(1), [2, 16, 20, 20]);
+    const w = b.fromArray(new Float32Array(32 * 16 * 9).fill(0.5), [32, 16, 3, 3]);
+    const y = await b.read(b.conv2d(x, w, null, { stride: 1, padding: 0 }));
+    expect(y.every((v) => v === 72)).toBe(true);
+    expect((b as PooledCpuBackend).gemmStats.parallelCalls).toBeGreaterThan(0);
+    await b.destroy();
+    // Still usable afterwards, single-threaded.
+    expect((await b.read(b.conv2d(x, w, null, { stride: 1, padding: 0 })))[0]).toBe(72);
+  });
+  it('LRPSEG_THREADS sets the default; an explicit option wins; bad values are refused', () => {
+    process.env.LRPSEG_THREADS = '1';
+    expect(cpuThreads()).toBe(1);
+    expect(createCpuBackend()).not.toBeInstanceOf(PooledCpuBackend);
+    expect(cpuThreads(4)).toBe(4);
+    process.env.LRPSEG_THREADS = 'many';
+    expect(() => cpuThreads()).toThrow(/LRPSEG_THREADS/);
+    delete process.env.LRPSEG_THREADS;
+    expect(cpuThreads()).toBeGreaterThanOrEqual(1);
+    expect(() => cpuThreads(0)).toThrow(/threads/);
+  });
+});
