@@ -77,9 +77,11 @@ export function classifyAndExplain(model: Model, x: Tensor, opts: ExplainOptions
       outputs.push(cur);
     }
     let r = b.selectClass(cur, targets);
-    for (let i = model.layers.length - 1; i >= 0; i--) {
+    const last = model.layers.length - 1;
+    for (let i = last; i >= 0; i--) {
       const layer = model.layers[i];
       const a = inputs[i];
+      const rOut = r;
       switch (layer.kind) {
         case 'relu':
         case 'dropout':
@@ -97,6 +99,9 @@ export function classifyAndExplain(model: Model, x: Tensor, opts: ExplainOptions
           r = b.lrpLinear(a, r, layer.weight, layer.bias, rules.get(layer)!, outputs[i]);
           break;
       }
+      // Free what the rest of the pass no longer reads (layer i's output; the logits are returned).
+      if (r !== rOut) rOut.dispose();
+      if (i < last && outputs[i] !== inputs[i]) outputs[i].dispose();
     }
     if (r.shape.length !== 4) throw new LrpsegError('SHAPE_MISMATCH', `explain: input relevance has shape ${fmtShape(r.shape)}`);
     return { logits: cur, heatmaps: b.sumChannels(r) };
