@@ -3,29 +3,15 @@
  * by applying it to unit vectors, and each rule is evaluated with plain float64 matrix products, one
  * sample at a time. This is independent of the backends' convolution code.
  */
-import type { Rule } from '../../src/lrp/rule.js';
+import type { Rule } from '../lrp/rule.js';
+import { refConv2d } from './reference.js';
 
 export type Mat = { rows: number; cols: number; v: Float64Array };
 
 /** Direct float64 convolution of one sample (C, H, W) with weights (O, C, k, k), no bias. */
 export function directConv(x: ArrayLike<number>, w: ArrayLike<number>, c: number, h: number, wd: number, o: number, k: number, stride: number, pad: number): { out: Float64Array; oh: number; ow: number } {
-  const oh = Math.floor((h + 2 * pad - k) / stride) + 1;
-  const ow = Math.floor((wd + 2 * pad - k) / stride) + 1;
-  const out = new Float64Array(o * oh * ow);
-  for (let oc = 0; oc < o; oc++)
-    for (let y = 0; y < oh; y++)
-      for (let xx = 0; xx < ow; xx++) {
-        let s = 0;
-        for (let ic = 0; ic < c; ic++)
-          for (let ky = 0; ky < k; ky++)
-            for (let kx = 0; kx < k; kx++) {
-              const iy = y * stride - pad + ky, ix = xx * stride - pad + kx;
-              if (iy < 0 || iy >= h || ix < 0 || ix >= wd) continue;
-              s += x[(ic * h + iy) * wd + ix] * w[((oc * c + ic) * k + ky) * k + kx];
-            }
-        out[(oc * oh + y) * ow + xx] = s;
-      }
-  return { out, oh, ow };
+  const { y, shape } = refConv2d(x, [1, c, h, wd], w, [o, c, k, k], null, stride, pad);
+  return { out: y, oh: shape[2], ow: shape[3] };
 }
 
 /** The matrix of a linear map given as a function on input vectors of length d. */
