@@ -1,0 +1,4 @@
+export * from './image.js';
+export * from './resize.js';
+export * from './png.js';
+export * from './fs.js';
