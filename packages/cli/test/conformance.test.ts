@@ -1,0 +1,21 @@
+/**
+ * The shared conformance suites (ops, and relevance) for every backend this machine has. Backends that
+ * are not available are listed as skipped tests, with the reason, so that a run says what it did not check.
+ */
+import { describe, it } from 'vitest';
+import { backendConformance, lrpConformance } from '@lrpseg/core/testing';
+import { BACKEND_NAMES, backendAvailability, createBackend } from '../src/backends.js';
+
+const availability = await Promise.all(BACKEND_NAMES.map((name) => backendAvailability(name)));
+
+for (const a of availability) {
+  if (!a.available) {
+    describe(`conformance: ${a.name}`, () => {
+      it.skip(`skipped: ${a.reason ?? 'not available'}`, () => {});
+    });
+    console.log(`conformance: skipped backend ${a.name}: ${a.reason ?? 'not available'}`);
+    continue;
+  }
+  backendConformance(a.name, () => createBackend(a.name));
+  lrpConformance(a.name, () => createBackend(a.name));
+}
