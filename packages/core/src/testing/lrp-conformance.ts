@@ -13,7 +13,7 @@ import { CpuBackend } from '../cpu/backend.js';
 import { mulberry32, normalGenerator } from '../random.js';
 import type { Rule } from '../lrp/rule.js';
 import { vgg11Meta, type ModelMeta } from '../nn/arch.js';
-import { buildVgg, loadModel, saveModel, type Model } from '../nn/model.js';
+import { applyLayer, buildVgg, loadModel, saveModel, type Model } from '../nn/model.js';
 import { explain, classifyAndExplain } from '../lrp/explain.js';
 import { parseComposite } from '../lrp/composite.js';
 import { scope, type Tensor } from '../tensor.js';
@@ -216,14 +216,7 @@ export function lrpConformance(label: string, make: () => Promise<Backend>, opts
       let cur = b.affineChannels(x, scale, shift);
       for (const layer of model.layers) {
         inputs.push(cur);
-        switch (layer.kind) {
-          case 'conv2d': cur = b.conv2d(cur, layer.weight, layer.bias, { stride: layer.stride, padding: layer.padding }); break;
-          case 'linear': cur = b.linear(cur, layer.weight, layer.bias); break;
-          case 'relu': cur = b.relu(cur); break;
-          case 'maxpool': cur = b.maxPool2d(cur, { kernel: layer.kernel, stride: layer.stride }); break;
-          case 'flatten': cur = b.reshape(cur, [cur.shape[0], cur.size / cur.shape[0]]); break;
-          case 'dropout': break;
-        }
+        cur = applyLayer(b, layer, cur);
         outputs.push(cur);
       }
       const n = x.shape[0];

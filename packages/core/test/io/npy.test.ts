@@ -1,4 +1,5 @@
 import { Buffer } from 'node:buffer';
+import { mulberry32 } from '../../src/random.js';
 import { describe, expect, it } from 'vitest';
 import { LrpsegError } from '../../src/errors.js';
 import { expectNpy, npyToFloat32, parseNpy, serializeNpy, type NpyArray } from '../../src/io/npy.js';
@@ -37,16 +38,7 @@ function badArray(run: () => unknown): LrpsegError {
   throw new Error('expected a BAD_ARRAY_FILE error');
 }
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 describe('npy: byte layout as numpy.save writes it', () => {
   // numpy.save: magic, version 1.0, u16 header length, the dict repr with keys sorted and a

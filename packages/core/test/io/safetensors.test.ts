@@ -1,4 +1,5 @@
 import { Buffer } from 'node:buffer';
+import { mulberry32 } from '../../src/random.js';
 import { describe, expect, it } from 'vitest';
 import { LrpsegError } from '../../src/errors.js';
 import {
@@ -37,16 +38,7 @@ function badFile(bytes: Uint8Array, opts?: { requireFinite?: boolean }): LrpsegE
 }
 
 /** mulberry32: small seeded PRNG so the fuzz sweeps are reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 describe('safetensors: byte layout', () => {
   // What `safetensors.torch.save_file({"weight": torch.tensor([[1., 2.], [3., 4.]]),
