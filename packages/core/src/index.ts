@@ -17,3 +17,7 @@ export * from './io/npy.js';
 export { CpuBackend, type CpuBackendOptions } from './cpu/backend.js';
 export { gemmSerial, type GemmFn } from './cpu/kernels/gemm.js';
 export { CpuTensor } from './cpu/tensor.js';
+export * from './train/tape.js';
+export * from './train/optimizer.js';
+export * from './train/classifier.js';
+export * from './train/checkpoint.js';
