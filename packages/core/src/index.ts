@@ -21,3 +21,5 @@ export * from './train/tape.js';
 export * from './train/optimizer.js';
 export * from './train/classifier.js';
 export * from './train/checkpoint.js';
+export * from './nn/unet.js';
+export * from './train/unet.js';
