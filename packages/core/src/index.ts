@@ -23,3 +23,5 @@ export * from './train/classifier.js';
 export * from './train/checkpoint.js';
 export * from './nn/unet.js';
 export * from './train/unet.js';
+export * from './train/schedule.js';
+export * from './train/trainer.js';

@@ -1,0 +1,157 @@
+/**
+ * The classifier training loop (section 3.2.1 of the paper): epochs over batches from the caller, a
+ * learning-rate schedule, validation balanced accuracy after each epoch, the best checkpoint kept,
+ * early stopping, and resumable state. I/O is the caller's: batches come in, checkpoints go out as bytes.
+ */
+import type { Model } from '../nn/model.js';
+import { SeededRng } from '../random.js';
+import { scope } from '../tensor.js';
+import { trainClassifierStep, createVggOptimizer } from './classifier.js';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import type { Optimizer, OptimizerConfig } from './optimizer.js';
+import { lrScaleAt, type LrSchedule } from './schedule.js';
+
+export interface LabeledBatch {
+  /** (n, C, H, W) raw intensities in [0, 1]. */
+  readonly x: Float32Array;
+  readonly labels: readonly number[];
+}
+
+export interface ClassifierTrainingConfig {
+  readonly epochs: number;
+  readonly stepsPerEpoch: number;
+  readonly optimizer: OptimizerConfig;
+  readonly lrs: { readonly conv: number; readonly fc: number };
+  readonly schedule: Omit<LrSchedule, 'totalSteps'>;
+  readonly classWeights?: readonly number[];
+  /** Stop after this many epochs without a better validation balanced accuracy (0: never). */
+  readonly patience: number;
+  readonly seed: number;
+}
+
+export interface BinaryCounts {
+  readonly tp: number;
+  readonly tn: number;
+  readonly fp: number;
+  readonly fn: number;
+}
+
+export interface EpochRecord {
+  readonly epoch: number;
+  readonly step: number;
+  readonly trainLoss: number;
+  readonly trainAccuracy: number;
+  readonly val: BinaryCounts & { readonly tpr: number; readonly tnr: number; readonly balancedAccuracy: number };
+  readonly best: boolean;
+  readonly seconds: number;
+}
+
+export interface TrainingHooks {
+  /** The epoch's training batches (the trainer stops after config.stepsPerEpoch of them). */
+  trainBatches(epoch: number, rng: SeededRng): AsyncIterable<LabeledBatch>;
+  validationBatches(): AsyncIterable<LabeledBatch>;
+  onStep?(info: { epoch: number; step: number; loss: number; accuracy: number; imagesPerSecond: number; lrScale: number }): void;
+  onEpoch?(record: EpochRecord): void | Promise<void>;
+  /** Checkpoint bytes: 'last' after every epoch (for resuming), 'best' when validation improved. */
+  saveCheckpoint?(bytes: Uint8Array, kind: 'last' | 'best'): Promise<void>;
+}
+
+export interface ResumeState {
+  readonly optimizer: Optimizer;
+  readonly epoch: number;
+  readonly rngState: number;
+  readonly history: readonly EpochRecord[];
+}
+
+function rates(c: BinaryCounts): { tpr: number; tnr: number; balancedAccuracy: number } {
+  const tpr = c.tp + c.fn > 0 ? c.tp / (c.tp + c.fn) : 0;
+  const tnr = c.tn + c.fp > 0 ? c.tn / (c.tn + c.fp) : 0;
+  return { tpr, tnr, balancedAccuracy: (tpr + tnr) / 2 };
+}
+
+/** Counts of the classifier's decisions (argmax of the logits) against binary labels. */
+export async function evaluateClassifier(model: Model, batches: AsyncIterable<LabeledBatch>): Promise<BinaryCounts> {
+  let tp = 0, tn = 0, fp = 0, fn = 0;
+  const [h, w] = model.meta.input_size;
+  const c = model.meta.arch.in_channels;
+  for await (const batch of batches) {
+    const n = batch.labels.length;
+    const logits = await scope(() => model.forward(model.backend.fromArray(batch.x, [n, c, h, w]))).read();
+    for (let i = 0; i < n; i++) {
+      const k = model.meta.arch.num_classes;
+      let best = 0;
+      for (let j = 1; j < k; j++) if (logits[i * k + j] > logits[i * k + best]) best = j;
+      const pred = best === 1, actual = batch.labels[i] === 1;
+      if (pred && actual) tp++;
+      else if (pred) fp++;
+      else if (actual) fn++;
+      else tn++;
+    }
+  }
+  return { tp, tn, fp, fn };
+}
+
+export async function trainClassifier(
+  model: Model, config: ClassifierTrainingConfig, hooks: TrainingHooks, resume?: ResumeState,
+): Promise<{ history: EpochRecord[]; bestEpoch: number }> {
+  const optimizer = resume?.optimizer ?? createVggOptimizer(model, config.optimizer, config.lrs);
+  const rng = new SeededRng(resume ? resume.rngState : config.seed);
+  const history: EpochRecord[] = [...(resume?.history ?? [])];
+  const schedule: LrSchedule = { ...config.schedule, totalSteps: config.epochs * config.stepsPerEpoch };
+  const [h, w] = model.meta.input_size;
+  const c = model.meta.arch.in_channels;
+  let best = history.reduce((m, r) => Math.max(m, r.val.balancedAccuracy), -1);
+  let bestEpoch = history.find((r) => r.val.balancedAccuracy === best)?.epoch ?? -1;
+
+  for (let epoch = resume?.epoch ?? 0; epoch < config.epochs; epoch++) {
+    const started = Date.now();
+    let lossSum = 0, correct = 0, seen = 0, steps = 0;
+    for await (const batch of hooks.trainBatches(epoch, rng)) {
+      if (steps >= config.stepsPerEpoch) break;
+      const t0 = Date.now();
+      const lrScale = lrScaleAt(schedule, optimizer.step);
+      const n = batch.labels.length;
+      const { loss, logits } = trainClassifierStep(model, optimizer, model.backend.fromArray(batch.x, [n, c, h, w]), batch.labels, {
+        classWeights: config.classWeights, dropoutRng: rng, lrScale,
+      });
+      const [l] = await loss.read();
+      const lg = await logits.read();
+      loss.dispose();
+      logits.dispose();
+      let batchCorrect = 0;
+      for (let i = 0; i < n; i++) if ((lg[2 * i + 1] > lg[2 * i] ? 1 : 0) === batch.labels[i]) batchCorrect++;
+      lossSum += l * n;
+      correct += batchCorrect;
+      seen += n;
+      steps++;
+      hooks.onStep?.({ epoch, step: optimizer.step, loss: l, accuracy: batchCorrect / n, imagesPerSecond: (n * 1000) / Math.max(1, Date.now() - t0), lrScale });
+    }
+    const counts = await evaluateClassifier(model, hooks.validationBatches());
+    const val = { ...counts, ...rates(counts) };
+    const improved = val.balancedAccuracy > best;
+    if (improved) {
+      best = val.balancedAccuracy;
+      bestEpoch = epoch;
+    }
+    const record: EpochRecord = {
+      epoch, step: optimizer.step, trainLoss: seen ? lossSum / seen : NaN, trainAccuracy: seen ? correct / seen : NaN, val, best: improved,
+      seconds: (Date.now() - started) / 1000,
+    };
+    history.push(record);
+    await hooks.onEpoch?.(record);
+    if (hooks.saveCheckpoint) {
+      const bytes = await saveCheckpoint(model, optimizer, { epoch: epoch + 1, rngState: rng.state, extra: { history } });
+      await hooks.saveCheckpoint(bytes, 'last');
+      if (improved) await hooks.saveCheckpoint(bytes, 'best');
+    }
+    if (config.patience > 0 && epoch - bestEpoch >= config.patience) break;
+  }
+  return { history, bestEpoch };
+}
+
+/** The model and the state to pass back to trainClassifier from a 'last' checkpoint. */
+export function resumeFromCheckpoint(backend: Model['backend'], bytes: Uint8Array): { model: Model; resume: ResumeState } {
+  const { model, optimizer, state } = loadCheckpoint(backend, bytes);
+  const history = (state.extra?.history ?? []) as EpochRecord[];
+  return { model, resume: { optimizer, epoch: state.epoch, rngState: state.rngState, history } };
+}

@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { CpuBackend } from '../../src/cpu/backend.js';
+import { SeededRng } from '../../src/random.js';
+import type { ModelMeta } from '../../src/nn/arch.js';
+import { buildVgg } from '../../src/nn/model.js';
+import { lrScaleAt } from '../../src/train/schedule.js';
+import { resumeFromCheckpoint, trainClassifier, type ClassifierTrainingConfig, type LabeledBatch, type TrainingHooks } from '../../src/train/trainer.js';
+import { blobBatch } from './synthetic.js';
+
+const b = new CpuBackend();
+const meta: ModelMeta = {
+  format_version: 1,
+  arch: { type: 'vgg', in_channels: 3, features: [8, 'M', 16, 'M', 16, 'M'], classifier: [16], num_classes: 2 },
+  normalize: { mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] },
+  input_size: [32, 32],
+  classes: ['defect-free', 'defect'],
+};
+const config: ClassifierTrainingConfig = {
+  epochs: 3, stepsPerEpoch: 20, optimizer: { kind: 'adam' }, lrs: { conv: 3e-3, fc: 3e-3 },
+  schedule: { kind: 'cosine', warmupSteps: 5 }, patience: 0, seed: 7,
+};
+
+function hooks(saved: Map<string, Uint8Array>): TrainingHooks {
+  const val = blobBatch(new SeededRng(500), 40, 32);
+  return {
+    async *trainBatches(_epoch: number, rng: SeededRng): AsyncIterable<LabeledBatch> {
+      for (;;) {
+        const batch = blobBatch(rng, 8, 32);
+        yield { x: batch.x, labels: batch.labels };
+      }
+    },
+    async *validationBatches() {
+      yield { x: val.x, labels: val.labels };
+    },
+    async saveCheckpoint(bytes, kind) {
+      saved.set(kind, bytes);
+      if (!saved.has('epoch1')) saved.set('epoch1', bytes);
+    },
+  };
+}
+
+describe('trainer', () => {
+  it('warm-up then cosine decay', () => {
+    const s = { kind: 'cosine' as const, warmupSteps: 4, totalSteps: 14 };
+    expect([0, 3, 4, 9, 14].map((t) => lrScaleAt(s, t))).toEqual([0.25, 1, 1, 0.5, 0].map((v) => expect.closeTo(v, 10)));
+  });
+
+  it('validates each epoch, keeps the best, and a run resumed from a checkpoint ends where an uninterrupted one does', async () => {
+    const saved = new Map<string, Uint8Array>();
+    const model = buildVgg(b, meta, { seed: 1 });
+    const { history } = await trainClassifier(model, config, hooks(saved));
+    expect(history).toHaveLength(3);
+    expect(history[history.length - 1].val.balancedAccuracy).toBeGreaterThan(0.8);
+    expect(history.filter((r) => r.best).length).toBeGreaterThanOrEqual(1);
+
+    const { model: resumed, resume } = resumeFromCheckpoint(b, saved.get('epoch1')!);
+    expect(resume.epoch).toBe(1);
+    const again = await trainClassifier(resumed, config, hooks(new Map()), resume);
+    expect(again.history.map((r) => r.val)).toEqual(history.map((r) => r.val));
+    for (const [name, t] of model.parameters()) {
+      expect(Array.from(await resumed.parameters().get(name)!.read()), name).toEqual(Array.from(await t.read()));
+    }
+  });
+});
