@@ -17,6 +17,8 @@ export interface BackendAvailability {
 export interface BackendOptions {
   /** CPU worker threads; undefined lets the backend choose. */
   readonly threads?: number;
+  /** GPU index for the cuda backend (--device); 0 when undefined. */
+  readonly device?: number;
 }
 
 function loadFailure(name: string, pkg: string, e: unknown): LrpsegError {
@@ -32,9 +34,9 @@ async function cudaModule(): Promise<typeof import('@lrpseg/native-cuda')> {
   }
 }
 
-async function webgpuModule(): Promise<typeof import('@lrpseg/webgpu')> {
+async function webgpuModule(): Promise<typeof import('@lrpseg/webgpu/node')> {
   try {
-    return await import('@lrpseg/webgpu');
+    return await import('@lrpseg/webgpu/node'); // the Node entry: loads Dawn
   } catch (e) {
     throw loadFailure('webgpu', '@lrpseg/webgpu', e);
   }
@@ -53,7 +55,7 @@ export async function createBackend(name: BackendName, opts: BackendOptions = {}
       case 'cpu':
         return createCpuBackend(opts.threads !== undefined ? { threads: opts.threads } : {});
       case 'cuda':
-        return await (await cudaModule()).createCudaBackend();
+        return await (await cudaModule()).createCudaBackend(opts.device !== undefined ? { device: opts.device } : {});
       case 'webgpu':
         return await (await webgpuModule()).createWebgpuBackend();
     }

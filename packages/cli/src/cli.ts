@@ -14,6 +14,10 @@ import { explainCommand, type OutputFormat } from './commands/explain.js';
 import { infoCommand } from './commands/info.js';
 import { benchCommand } from './commands/bench.js';
 import { makeModelCommand } from './commands/make-model.js';
+import { dataCommand } from './commands/data.js';
+import { registerSegment } from './commands/segment.js';
+import { registerEval } from './commands/eval.js';
+import { registerTrain } from './commands/train.js';
 
 function packageVersion(): string {
   try {
@@ -37,6 +41,10 @@ function common(cmd: Command): Command {
   return cmd
     .option('-q, --quiet', 'no progress or summary on stderr (errors are still reported)')
     .option('--debug', 'print stack traces of unexpected errors');
+}
+
+function deviceOption(): Option {
+  return new Option('--device <n>', 'GPU index for the cuda backend (default 0)').argParser(intArg(0, 1023));
 }
 
 function threadsOption(): Option {
@@ -78,6 +86,7 @@ function buildProgram(io: CliIo, setResult: (code: number) => void): Command {
       .addOption(new Option('--pool <rule>', 'max-pool relevance rule').choices(['wta', 'avg']).default('wta'))
       .addOption(new Option('--backend <name>', 'compute backend').choices([...BACKEND_NAMES]).default('cpu'))
       .addOption(threadsOption())
+      .addOption(deviceOption())
       .option('--batch-size <n>', 'images per batch', intArg(1, 65536), 8)
       .requiredOption('-o, --out <path>', 'R.npy, a folder, or FILE.png')
       .addOption(new Option('--format <fmt>', 'what to write into an output folder (default png)').choices(['png', 'npy', 'both']))
@@ -93,6 +102,7 @@ function buildProgram(io: CliIo, setResult: (code: number) => void): Command {
           pool: opts.pool as 'wta' | 'avg',
           backend: opts.backend as BackendName,
           ...(opts.threads !== undefined ? { threads: opts.threads as number } : {}),
+          ...(opts.device !== undefined ? { device: opts.device as number } : {}),
           batchSize: opts.batchSize as number,
           out: opts.out as string,
           ...(opts.format !== undefined ? { format: opts.format as OutputFormat } : {}),
@@ -135,6 +145,8 @@ function buildProgram(io: CliIo, setResult: (code: number) => void): Command {
       .addOption(new Option('--pool <rule>', 'max-pool relevance rule').choices(['wta', 'avg']).default('wta'))
       .addOption(new Option('--backend <name>', "backend, or 'all'").choices([...BACKEND_NAMES, 'all']).default('cpu'))
       .addOption(threadsOption())
+      .addOption(deviceOption())
+      .option('--train', 'also time a training step (forward, backward, SGD with momentum)')
       .option('--json <file>', 'also write the results as JSON'),
   ).action(async (opts: Record<string, unknown> & CommonFlags) => {
     setResult(
@@ -151,6 +163,8 @@ function buildProgram(io: CliIo, setResult: (code: number) => void): Command {
           pool: opts.pool as 'wta' | 'avg',
           backend: opts.backend as BackendName | 'all',
           ...(opts.threads !== undefined ? { threads: opts.threads as number } : {}),
+          ...(opts.device !== undefined ? { device: opts.device as number } : {}),
+          train: Boolean(opts.train),
           ...(opts.json !== undefined ? { json: opts.json as string } : {}),
           quiet: Boolean(opts.quiet),
         },
@@ -188,6 +202,11 @@ function buildProgram(io: CliIo, setResult: (code: number) => void): Command {
       ),
     );
   });
+
+  program.addCommand(dataCommand(io, setResult));
+  registerSegment(program, io, setResult);
+  registerEval(program, io, setResult);
+  registerTrain(program, io, setResult);
 
   return program;
 }

@@ -18,4 +18,6 @@ for (const a of availability) {
   }
   backendConformance(a.name, () => createBackend(a.name));
   lrpConformance(a.name, () => createBackend(a.name));
+  // CUDA's second mode: TF32 tensor cores, held to 1e-2 per op (the default mode above is FP32-exact).
+  if (a.name === 'cuda') backendConformance('cuda fast (TF32)', async () => (await import('@lrpseg/native-cuda')).createCudaBackend({ precision: 'fast' }), { rtol: 1e-2 });
 }

@@ -25,3 +25,6 @@ export * from './nn/unet.js';
 export * from './train/unet.js';
 export * from './train/schedule.js';
 export * from './train/trainer.js';
+export * from './segment/index.js';
+export * from './metrics/index.js';
+export * from './train/unet-trainer.js';

@@ -4,7 +4,8 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { LrpsegError } from '@lrpseg/core';
-import { decodeImage, type RgbImage } from './image.js';
+import { type RgbImage } from './image.js';
+import { decodeGreyBytes, decodeImageAsync } from './decode-sharp.js';
 
 /** File extensions of images that folder expansion picks up (compared case-insensitively). */
 export const IMAGE_EXTENSIONS: readonly string[] = ['.jpg', '.jpeg', '.png'];
@@ -67,15 +68,26 @@ export async function listImageInputs(paths: readonly string[]): Promise<string[
   return out;
 }
 
-/** Reads and decodes an image file; every failure is a BAD_INPUT LrpsegError naming the file. */
-export async function readImageFile(file: string): Promise<RgbImage> {
-  let bytes: Uint8Array;
+/** Reads a whole file; every failure is a BAD_INPUT LrpsegError naming the file. */
+export async function readFileBytes(file: string): Promise<Uint8Array> {
   try {
-    bytes = await readFile(file);
+    return await readFile(file);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'is a folder' : err.message;
     throw new LrpsegError('BAD_INPUT', `${file}: cannot read (${why})`, { cause: e });
   }
-  return decodeImage(bytes, file);
+}
+
+/**
+ * Reads and decodes an image file (sharp, off the event loop); every failure is a BAD_INPUT
+ * LrpsegError naming the file.
+ */
+export async function readImageFile(file: string): Promise<RgbImage> {
+  return decodeImageAsync(await readFileBytes(file), file);
+}
+
+/** Reads an image file as 8-bit grey (masks, grouping features). */
+export async function readGreyFile(file: string): Promise<{ width: number; height: number; data: Uint8Array }> {
+  return decodeGreyBytes(await readFileBytes(file), file);
 }

@@ -18,3 +18,8 @@ export function blowholeStems(n: number): string[] {
     .slice(0, n)
     .map((f) => f.slice(0, -4));
 }
+
+export const MT_DIR = path.join(DATASETS_DIR, 'magnetic-tile');
+export const HAVE_MT = existsSync(path.join(MT_DIR, 'MT_Free', 'Imgs'));
+export const CRACKFOREST_DIR = path.join(DATASETS_DIR, 'crackforest');
+export const HAVE_CRACKFOREST = existsSync(path.join(CRACKFOREST_DIR, 'seg'));

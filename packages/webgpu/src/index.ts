@@ -1,18 +1,22 @@
 /**
- * WebGPU backend (issue "WebGPU backend"). Not written yet: this package only reports that it is
- * unavailable, so that the CLI can list it and say why, instead of pretending to work.
+ * @lrpseg/webgpu — the WebGPU backend (browser entry: uses `navigator.gpu`, imports no Node module).
+ * In Node, import `@lrpseg/webgpu/node`, which loads Dawn and offers the same functions.
  */
-import { LrpsegError, type Backend } from '@lrpseg/core';
+import type { Backend } from '@lrpseg/core';
+import { WebgpuBackend } from './backend.js';
+import { acquireDevice, availability, defaultGpu, type WebgpuAvailability, type WebgpuOptions } from './device.js';
 
-export interface BackendAvailability {
-  readonly available: boolean;
-  readonly reason?: string;
+export { WebgpuBackend, type WebgpuStats } from './backend.js';
+export { describeAdapter, type WebgpuAvailability, type WebgpuOptions } from './device.js';
+export { chooseTile, chooseTiles, pickTile, type TileConfig, type TileSet, type GemmMode } from './wgsl/gemm.js';
+export { bucketSize } from './buffer-pool.js';
+
+/** Whether a WebGPU adapter exists here (opts.gpu, else navigator.gpu), and which. */
+export async function webgpuAvailability(opts: Pick<WebgpuOptions, 'gpu'> = {}): Promise<WebgpuAvailability> {
+  return availability(opts.gpu ?? defaultGpu(), '');
 }
 
-export async function webgpuAvailability(): Promise<BackendAvailability> {
-  return { available: false, reason: 'the WebGPU backend is not implemented yet' };
-}
-
-export async function createWebgpuBackend(): Promise<Backend> {
-  throw new LrpsegError('NO_DEVICE', 'webgpu backend: not implemented yet');
+/** Creates the backend on a new device of the first adapter (NO_DEVICE LrpsegError when there is none). */
+export async function createWebgpuBackend(opts: WebgpuOptions = {}): Promise<WebgpuBackend & Backend> {
+  return new WebgpuBackend(await acquireDevice(opts.gpu ?? defaultGpu(), opts, ''), opts);
 }

@@ -6,9 +6,11 @@ import { performance } from 'node:perf_hooks';
 import {
   NAMED_COMPOSITES,
   buildVgg,
+  createVggOptimizer,
   explain,
   mulberry32,
   parseComposite,
+  trainClassifierStep,
   type Backend,
   type Model,
   type PoolRule,
@@ -32,6 +34,10 @@ export interface BenchOptions {
   readonly pool: PoolRule;
   readonly backend: BackendName | 'all';
   readonly threads?: number;
+  /** GPU index for the cuda backend. */
+  readonly device?: number;
+  /** Also time a training step (forward, backward, SGD with momentum 0.9, as the PyTorch baseline). */
+  readonly train?: boolean;
   readonly json?: string;
   readonly quiet: boolean;
 }
@@ -47,6 +53,8 @@ export interface BackendResult {
   readonly available: boolean;
   readonly reason?: string;
   readonly threads?: number;
+  /** The GPU (or emulation) a device backend ran on, as it names itself. */
+  readonly device?: string;
   readonly results: Timing[];
 }
 
@@ -109,7 +117,7 @@ async function benchBackend(name: BackendName, o: BenchOptions, io: CliIo, descr
   let backend: Backend;
   const threads = name === 'cpu' ? resolveThreads(o.threads, io.env) : undefined;
   try {
-    backend = await createBackend(name, threads !== undefined ? { threads } : {});
+    backend = await createBackend(name, { ...(threads !== undefined ? { threads } : {}), ...(o.device !== undefined ? { device: o.device } : {}) });
   } catch (e) {
     return { backend: name, available: false, reason: e instanceof Error ? e.message : String(e), results: [] };
   }
@@ -138,8 +146,22 @@ async function benchBackend(name: BackendName, o: BenchOptions, io: CliIo, descr
       results.push(t);
       log(t);
     }
+    if (o.train) {
+      // Last: the step changes the weights. Labels alternate 0, 1; no dropout (the baseline has none).
+      const optimizer = createVggOptimizer(m, { kind: 'sgd', momentum: 0.9 }, { conv: 1e-3, fc: 1e-3 });
+      const labels = Array.from({ length: o.batchSize }, (_, i) => i % 2);
+      const runs = await timeTask(backend, o.warmup, o.iters, () => {
+        const step = trainClassifierStep(m, optimizer, input, labels);
+        step.logits.dispose();
+        return step.loss;
+      });
+      const t = { task: 'train step (sgd)', ...stats(runs, o.batchSize) };
+      results.push(t);
+      log(t);
+    }
     const th = backendThreads(backend) ?? (name === 'cpu' ? 1 : threads);
-    return { backend: name, available: true, ...(th !== undefined ? { threads: th } : {}), results };
+    const dev = (backend as unknown as { info?: { name?: unknown } }).info?.name;
+    return { backend: name, available: true, ...(th !== undefined ? { threads: th } : {}), ...(typeof dev === 'string' ? { device: dev } : {}), results };
   } finally {
     x?.dispose();
     model?.dispose();
@@ -169,7 +191,7 @@ export function formatBench(r: BenchReport): string {
         t.ms_per_batch.median.toFixed(1),
         t.ms_per_batch.min.toFixed(1),
         t.images_per_s.toFixed(t.images_per_s < 10 ? 2 : 1),
-        b.threads !== undefined ? `threads ${b.threads}` : '',
+        b.threads !== undefined ? `threads ${b.threads}` : (b.device ?? ''),
       ]);
     }
   }

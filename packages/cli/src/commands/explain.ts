@@ -32,6 +32,8 @@ export interface ExplainOptions {
   readonly pool: PoolRule;
   readonly backend: BackendName;
   readonly threads?: number;
+  /** GPU index for the cuda backend. */
+  readonly device?: number;
   readonly batchSize: number;
   readonly out: string;
   /** undefined: png for a folder. */
@@ -98,7 +100,7 @@ export async function explainCommand(o: ExplainOptions, io: CliIo): Promise<numb
   }
 
   const threads = resolveThreads(o.threads, io.env);
-  const backend = await createBackend(o.backend, threads !== undefined ? { threads } : {});
+  const backend = await createBackend(o.backend, { ...(threads !== undefined ? { threads } : {}), ...(o.device !== undefined ? { device: o.device } : {}) });
   let model: Model | undefined;
   try {
     model = await openModel(backend, o.model);

@@ -60,3 +60,4 @@ export function createCpuBackend(opts?: { threads?: number; minWork?: number }):
   if (threads <= 1) return new CpuBackend();
   return new PooledCpuBackend(createGemmPool({ threads, minWork: opts?.minWork }));
 }
+export { createSegmentPool, type SegmentPool, type SegmentPoolOptions } from './segment-pool.js';

@@ -1,0 +1,702 @@
+/**
+ * `lrpseg eval`: scores segmentations against ground truth (SEGMENTATION.md, "Scores") and writes a
+ * report folder: metrics.json, metrics.md (Table 3 layout), PR curves (SVG + PNG, as Figures 4–7) and
+ * example panels (as Figure 9).
+ *
+ *   eval --model M.safetensors [--model M2 …] --rules ours,montavon --methods simple,gmm,bmm --data D --out R
+ *   eval --pred DIR [--pred DIR2 …] --data D --out R
+ *
+ * The model form runs the whole pipeline on every view (the image and its flips, section 3.4): the
+ * classifier on every view (TPR/TNR), LRP and each method on the defective ones, and reports the
+ * metrics with the classifier gate (section 3.1) and without it. The prediction form scores masks (and
+ * scores/<stem>.npy, if present) written by `lrpseg segment --out DIR`.
+ */
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { Command, Option } from 'commander';
+import {
+  LrpsegError,
+  PooledScores,
+  SEGMENT_METHODS,
+  averagePrecision,
+  classificationScores,
+  classifyAndExplain,
+  countPixels,
+  expectNpy,
+  isSegmentMethod,
+  noSkillPrecision,
+  parseComposite,
+  prPoints,
+  segmentationScores,
+  type ClassificationScores,
+  type Composite,
+  type Model,
+  type PixelCounts,
+  type PoolRule,
+  type PrPoint,
+  type SegmentMethod,
+  type SegmentationScores,
+} from '@lrpseg/core';
+import { createSegmentPool, type SegmentPool } from '@lrpseg/core/node';
+import { cropRegion, prepareForModel, readImageFile } from '@lrpseg/datasets';
+import { collect, intArg } from '../args.js';
+import { BACKEND_NAMES, createBackend, resolveThreads, type BackendName } from '../backends.js';
+import { UsageError, oneLine } from '../errors.js';
+import { Progress, ensureDir, writeFileAtomic, type CliIo } from '../io.js';
+import { openModel, variantName } from '../model.js';
+import { ALL_VIEWS, binarizeTruth, flipPlanar, prepareItem, readEvalData, readTruth, type EvalItem, type EvalView } from '../report/eval-data.js';
+import { planarToRgb } from '../report/masks.js';
+import type { PanelRow } from '../report/panels.js';
+import type { PrSeries } from '../report/plots.js';
+import { reportMarkdown, type ClassificationRow, type ConfigRow, type ScoreCells } from '../report/table.js';
+import { defaultSegmentThreads } from './segment.js';
+import { resolveTarget } from './explain.js';
+
+export interface EvalOptions {
+  readonly models: readonly string[];
+  readonly rules: readonly string[];
+  readonly methods: readonly SegmentMethod[];
+  readonly preds: readonly string[];
+  readonly data: readonly string[];
+  readonly truth?: string;
+  readonly subset: string;
+  readonly views: readonly EvalView[];
+  readonly out: string;
+  readonly target: string;
+  readonly pool: PoolRule;
+  readonly backend: BackendName;
+  readonly threads?: number;
+  readonly segmentThreads?: number;
+  readonly batchSize: number;
+  readonly examples: number;
+  readonly failFast: boolean;
+  readonly quiet: boolean;
+}
+
+/** Metrics of one configuration in one mode (gate on or off). */
+export interface ModeMetrics {
+  readonly images: number;
+  readonly pooled: PixelCounts;
+  readonly iou: number;
+  readonly precision: number;
+  readonly recall: number;
+  readonly mean_image_iou: number;
+  readonly mean_image_iou_count: number;
+  readonly ap: number | null;
+  /** Thinned PR curve, highest threshold first: [recall, precision, threshold]. */
+  readonly pr_curve: readonly (readonly [number, number, number])[] | null;
+  /** IoU of each evaluated view ("<id>" or "<id>/<view>"); null where undefined. */
+  readonly per_view_iou: Readonly<Record<string, number | null>>;
+}
+
+export interface ConfigMetrics {
+  readonly network: string;
+  readonly model: string;
+  readonly rules: string;
+  readonly method: string;
+  readonly gated: ModeMetrics;
+  readonly ungated: ModeMetrics | null;
+}
+
+export interface EvalReport {
+  readonly format: 'lrpseg-eval-report';
+  readonly version: 1;
+  readonly created: string;
+  readonly data: {
+    readonly sources: readonly string[];
+    readonly items: number;
+    readonly defective_items: number;
+    readonly views: readonly EvalView[];
+    readonly defective_views: number;
+    readonly failed: readonly string[];
+  };
+  readonly pixels: number;
+  readonly damage_pixels: number;
+  readonly no_skill_precision: number;
+  readonly classification: readonly (ClassificationScores & { readonly network: string; readonly model: string; readonly views: number })[];
+  readonly segmentation: readonly ConfigMetrics[];
+}
+
+const r6 = (x: number): number => (Number.isFinite(x) ? Math.round(x * 1e6) / 1e6 : x);
+
+/** Accumulates one configuration's per-view counts and pooled scores. */
+class ModeAccumulator {
+  private readonly counts: PixelCounts[] = [];
+  private readonly ious: Record<string, number | null> = {};
+  private readonly scores: PooledScores | null;
+  constructor(withScores: boolean) {
+    this.scores = withScores ? new PooledScores() : null;
+  }
+  add(key: string, mask: Uint8Array, truth: Uint8Array, score: Float32Array | null): void {
+    const c = countPixels(mask, truth);
+    this.counts.push(c);
+    const u = c.tp + c.fp + c.fn;
+    this.ious[key] = u > 0 ? r6(c.tp / u) : null;
+    if (this.scores && score) this.scores.add(score, truth);
+  }
+  result(): ModeMetrics {
+    const s: SegmentationScores = segmentationScores(this.counts);
+    let ap: number | null = null;
+    let curve: [number, number, number][] | null = null;
+    if (this.scores && this.scores.total > 0) {
+      const c = this.scores.curve();
+      ap = r6(averagePrecision(c));
+      curve = prPoints(c, 0.002).map((p: PrPoint) => [r6(p.recall), r6(p.precision), p.threshold] as [number, number, number]);
+    }
+    return {
+      images: s.images,
+      pooled: s.pooled,
+      iou: r6(s.iou),
+      precision: r6(s.precision),
+      recall: r6(s.recall),
+      mean_image_iou: r6(s.meanImageIoU),
+      mean_image_iou_count: s.meanImageIoUCount,
+      ap,
+      pr_curve: curve,
+      per_view_iou: this.ious,
+    };
+  }
+}
+
+interface View {
+  readonly item: EvalItem;
+  readonly view: EvalView;
+  readonly key: string;
+  readonly label: number;
+  readonly truth: Uint8Array;
+}
+
+function viewKey(item: EvalItem, view: EvalView, views: readonly EvalView[]): string {
+  return views.length === 1 && view === 'identity' ? item.id : `${item.id}/${view}`;
+}
+
+/** Unique network names: the variant, or the variant and the file's name when two models share it. */
+function networkNames(models: readonly string[], variants: readonly string[]): string[] {
+  return variants.map((v, i) => (variants.filter((x) => x === v).length > 1 ? `${v} (${path.basename(models[i])})` : v));
+}
+
+interface RunState {
+  readonly failed: string[];
+  stopped: boolean;
+}
+
+function reportFailure(state: RunState, progress: Progress | null, io: CliIo, name: string, e: unknown, failFast: boolean): void {
+  const msg = oneLine(e instanceof Error ? e.message : String(e));
+  const line = msg.includes(name) ? msg : `${name}: ${msg}`;
+  if (!state.failed.includes(line)) state.failed.push(line);
+  if (progress) progress.message(`lrpseg: ${line}`);
+  else io.stderr(`lrpseg: ${line}\n`);
+  if (failFast) state.stopped = true;
+}
+
+// ---- model form ---------------------------------------------------------------------------------
+
+type NamedClassification = EvalReport['classification'][number];
+
+interface ModelRun {
+  readonly classification: NamedClassification;
+  readonly configs: ConfigMetrics[];
+  readonly panels: { rules: string; rows: PanelRow[] }[];
+  /** PR series per rule set, with and without the gate. */
+  readonly series: { rules: string; gated: PrSeries[]; ungated: PrSeries[] }[];
+  readonly views: View[];
+}
+
+async function evalModel(
+  file: string,
+  network: string,
+  model: Model,
+  items: readonly EvalItem[],
+  o: EvalOptions,
+  pool: SegmentPool,
+  state: RunState,
+  progress: Progress,
+  io: CliIo,
+): Promise<ModelRun> {
+  const [h, w] = model.meta.input_size;
+  const c = model.meta.arch.in_channels;
+  const hw = h * w;
+  const target = resolveTarget(o.target, model);
+  const composites: Composite[] = o.rules.map((r) => parseComposite(r, model.meta));
+  const views: View[] = [];
+  const verdicts: boolean[] = [];
+  /** heatmaps[ruleIndex][defectiveViewIndex] */
+  const heatmaps: Float32Array[][] = o.rules.map(() => []);
+  const defectiveViews: number[] = []; // indices into views
+  const exampleInputs = new Map<number, Uint8Array>(); // view index → RGB, for the panels
+  const k = model.meta.arch.num_classes;
+
+  for (let start = 0; start < items.length && !state.stopped; start += o.batchSize) {
+    const batch = items.slice(start, start + o.batchSize);
+    const batchViews: { v: View; data: Float32Array }[] = [];
+    for (const item of batch) {
+      try {
+        const p = await prepareItem(item, [h, w], c);
+        for (const view of o.views) {
+          batchViews.push({
+            v: { item, view, key: viewKey(item, view, o.views), label: p.label, truth: flipPlanar(p.truth, 1, h, w, view) },
+            data: flipPlanar(p.image.data, c, h, w, view),
+          });
+        }
+      } catch (e) {
+        reportFailure(state, progress, io, item.image, e, o.failFast);
+        if (state.stopped) break;
+      }
+    }
+    if (state.stopped) break;
+    /** Logits (and heatmaps per rule set) of some of the batch's views, at most batchSize views per pass. */
+    const run = async (idx: number[], explain: boolean): Promise<{ logits: Float32Array; maps: Float32Array[] }> => {
+      if (idx.length > o.batchSize) {
+        const parts: { logits: Float32Array; maps: Float32Array[] }[] = [];
+        for (let s = 0; s < idx.length; s += o.batchSize) parts.push(await run(idx.slice(s, s + o.batchSize), explain));
+        return { logits: concat(parts.map((p) => p.logits)), maps: composites.map((_, ri) => concat(parts.map((p) => p.maps[ri] ?? new Float32Array(0)))) };
+      }
+      const x = model.backend.fromArray(concat(idx.map((i) => batchViews[i].data)), [idx.length, c, h, w]);
+      try {
+        if (!explain) {
+          const l = model.forward(x);
+          try {
+            return { logits: await l.read(), maps: [] };
+          } finally {
+            l.dispose();
+          }
+        }
+        let logits: Float32Array | null = null;
+        const maps: Float32Array[] = [];
+        for (const comp of composites) {
+          const r = classifyAndExplain(model, x, { composite: comp, target, pool: o.pool });
+          try {
+            if (logits === null) logits = await r.logits.read();
+            maps.push(await r.heatmaps.read());
+          } finally {
+            r.logits.dispose();
+            r.heatmaps.dispose();
+          }
+        }
+        return { logits: logits!, maps };
+      } finally {
+        x.dispose();
+      }
+    };
+    const defIdx = batchViews.map((b, i) => (b.v.label === 1 ? i : -1)).filter((i) => i >= 0);
+    const freeIdx = batchViews.map((b, i) => (b.v.label === 1 ? -1 : i)).filter((i) => i >= 0);
+    const logits = new Float32Array(batchViews.length * k);
+    if (defIdx.length > 0) {
+      const r = await run(defIdx, true);
+      defIdx.forEach((i, q) => {
+        logits.set(r.logits.subarray(q * k, (q + 1) * k), i * k);
+        r.maps.forEach((m, ri) => heatmaps[ri].push(m.slice(q * hw, (q + 1) * hw)));
+      });
+    }
+    if (freeIdx.length > 0) {
+      const r = await run(freeIdx, false);
+      freeIdx.forEach((i, q) => logits.set(r.logits.subarray(q * k, (q + 1) * k), i * k));
+    }
+    batchViews.forEach((b, i) => {
+      let best = 0;
+      for (let j = 1; j < k; j++) if (logits[i * k + j] > logits[i * k + best]) best = j;
+      const vi = views.length;
+      views.push(b.v);
+      verdicts.push(best === target);
+      if (b.v.label === 1) {
+        defectiveViews.push(vi);
+        if (b.v.view === 'identity' && exampleInputs.size < o.examples) exampleInputs.set(vi, planarToRgb(b.data, c, w, h));
+      }
+    });
+    progress.advance(batch.length);
+  }
+
+  const classification = {
+    network,
+    model: file,
+    views: views.length,
+    ...classificationScores(verdicts, views.map((v) => v.label === 1)),
+  };
+  const configs: ConfigMetrics[] = [];
+  const panels: { rules: string; rows: PanelRow[] }[] = [];
+  const series: { rules: string; gated: PrSeries[]; ungated: PrSeries[] }[] = [];
+  for (let ri = 0; ri < o.rules.length; ri++) {
+    const exampleMasks = new Map<number, (Uint8Array | null)[]>();
+    const gatedSeries: PrSeries[] = [];
+    const ungatedSeries: PrSeries[] = [];
+    for (const method of o.methods) {
+      const gated = new ModeAccumulator(true);
+      const ungated = new ModeAccumulator(true);
+      const results = await Promise.allSettled(heatmaps[ri].map((m) => pool.segment(method, { data: m, height: h, width: w })));
+      results.forEach((res, q) => {
+        const vi = defectiveViews[q];
+        const v = views[vi];
+        if (res.status === 'rejected') {
+          reportFailure(state, null, io, `${v.item.image} (${v.view}, ${o.rules[ri]}, ${method})`, res.reason, false);
+          return;
+        }
+        const s = res.value;
+        ungated.add(v.key, s.mask, v.truth, s.score);
+        const pass = verdicts[vi];
+        gated.add(v.key, pass ? s.mask : new Uint8Array(hw), v.truth, pass ? s.score : new Float32Array(hw));
+        if (exampleInputs.has(vi)) {
+          const list = exampleMasks.get(vi) ?? [];
+          list.push(s.mask);
+          exampleMasks.set(vi, list);
+        }
+      });
+      const g = gated.result();
+      const u = ungated.result();
+      configs.push({ network, model: file, rules: o.rules[ri], method, gated: g, ungated: u });
+      const toPoints = (m: ModeMetrics): PrPoint[] => (m.pr_curve ?? []).map(([recall, precision, threshold]) => ({ recall, precision, threshold }));
+      gatedSeries.push({ name: `${network} ${methodLabel(method)} (AP ${fmt(g.ap)})`, points: toPoints(g) });
+      ungatedSeries.push({ name: `${network} ${methodLabel(method)} (AP ${fmt(u.ap)})`, points: toPoints(u) });
+    }
+    series.push({ rules: o.rules[ri], gated: gatedSeries, ungated: ungatedSeries });
+    const rows: PanelRow[] = [];
+    for (const [vi, rgb] of exampleInputs) {
+      const q = defectiveViews.indexOf(vi);
+      const v = views[vi];
+      rows.push({
+        label: `${v.item.id}${verdicts[vi] ? '' : ' (classifier: defect-free; masks shown without the gate)'}`,
+        inputRgb: rgb,
+        truth: v.truth,
+        heatmap: heatmaps[ri][q],
+        masks: exampleMasks.get(vi) ?? [],
+      });
+    }
+    panels.push({ rules: o.rules[ri], rows });
+  }
+  return { classification, configs, panels, series, views };
+}
+
+function concat(parts: readonly Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+const methodLabel = (m: string): string => (m === 'simple' ? 'Simple' : m.toUpperCase());
+const fmt = (x: number | null): string => (x === null || Number.isNaN(x) ? '—' : x.toFixed(3));
+const safeName = (s: string): string => s.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '') || 'x';
+
+// ---- prediction form ----------------------------------------------------------------------------
+
+interface PredInfo {
+  readonly network: string;
+  readonly rules: string;
+  readonly method: string;
+  readonly verdicts: Map<string, boolean>;
+}
+
+async function readPredInfo(dir: string): Promise<PredInfo> {
+  const verdicts = new Map<string, boolean>();
+  let meta: { variant?: string; rules?: string; method?: string } = {};
+  let names: string[] = [];
+  try {
+    names = (await readdir(dir)).filter((n) => /^summary(\.shard-\d+-of-\d+)?\.json$/.test(n)).sort();
+  } catch (e) {
+    throw new LrpsegError('BAD_INPUT', `${dir}: cannot list the predictions folder (${(e as Error).message})`, { cause: e });
+  }
+  for (const n of names) {
+    try {
+      const s = JSON.parse(await readFile(path.join(dir, n), 'utf8')) as { variant?: string; rules?: string; method?: string; images?: { stem?: string; verdict?: string }[] };
+      meta = { variant: s.variant ?? meta.variant, rules: s.rules ?? meta.rules, method: s.method ?? meta.method };
+      for (const r of s.images ?? []) if (typeof r.stem === 'string' && r.verdict) verdicts.set(r.stem, r.verdict === 'defect');
+    } catch {
+      // an unreadable summary only costs the classification metrics
+    }
+  }
+  return { network: meta.variant ?? path.basename(path.resolve(dir)), rules: meta.rules ?? '-', method: meta.method ?? '-', verdicts };
+}
+
+async function evalPredictions(
+  dir: string,
+  items: readonly EvalItem[],
+  o: EvalOptions,
+  state: RunState,
+  progress: Progress,
+  io: CliIo,
+): Promise<{ config: ConfigMetrics; classification: NamedClassification | null; panel: PanelRow[]; panelSize: [number, number]; series: PrSeries; views: View[] }> {
+  const info = await readPredInfo(dir);
+  const acc = new ModeAccumulator(true);
+  const views: View[] = [];
+  const verdicts: boolean[] = [];
+  const labelsWithVerdict: boolean[] = [];
+  let allScores = true;
+  const panel: PanelRow[] = [];
+  let panelSize: [number, number] = [0, 0];
+  let defective = 0;
+  for (const item of items) {
+    if (state.stopped) break;
+    try {
+      const maskFile = path.join(dir, `${item.id}.png`);
+      if (!existsSync(maskFile)) throw new LrpsegError('BAD_INPUT', `${item.image}: no prediction ${maskFile}`);
+      const pm = await readImageFile(maskFile);
+      const [ph, pw] = [pm.height, pm.width];
+      const mask = binarizeTruth(pm.channels === 1 ? pm.data : pm.data.subarray(0, ph * pw));
+      let img = await readImageFile(item.image);
+      let truthImg = await readTruth(item, [img.height, img.width]);
+      if (item.region) {
+        const r = item.region;
+        img = cropRegion(img, r.top, r.left, r.height, r.width);
+        truthImg = cropRegion(truthImg, r.top, r.left, r.height, r.width);
+      }
+      // masks at the image's own size compare directly; others are the model's input crop
+      const same = truthImg.height === ph && truthImg.width === pw;
+      const truth = binarizeTruth(same ? truthImg.data : prepareForModel(truthImg, [ph, pw], 1).data);
+      const label = item.label ?? (truth.some((v) => v === 1) ? 1 : 0);
+      const v: View = { item, view: 'identity', key: item.id, label, truth };
+      views.push(v);
+      const verdict = info.verdicts.get(item.id);
+      if (verdict !== undefined) {
+        verdicts.push(verdict);
+        labelsWithVerdict.push(label === 1);
+      }
+      if (label === 1) {
+        defective++;
+        const scoreFile = path.join(dir, 'scores', `${item.id}.npy`);
+        let score: Float32Array | null = null;
+        if (existsSync(scoreFile)) {
+          const a = expectNpy(await readFile(scoreFile), scoreFile, { dtypes: ['f4', 'f8'], ranks: [2] });
+          if (a.shape[0] !== ph || a.shape[1] !== pw) throw new LrpsegError('BAD_INPUT', `${scoreFile}: scores of ${a.shape.join('×')} for a ${ph}×${pw} mask`);
+          score = Float32Array.from(a.data as Float32Array);
+        } else allScores = false;
+        acc.add(v.key, mask, truth, allScores ? score : null);
+        if (panel.length < o.examples && (panel.length === 0 || (panelSize[0] === ph && panelSize[1] === pw))) {
+          panelSize = [ph, pw];
+          const input = same ? img : prepareForModel(img, [ph, pw], img.channels);
+          panel.push({ label: item.id, inputRgb: planarToRgb(input.data, input.channels, pw, ph), truth, heatmap: null, masks: [mask] });
+        }
+      }
+    } catch (e) {
+      reportFailure(state, progress, io, item.image, e, o.failFast);
+    }
+    progress.advance(1);
+  }
+  const result = acc.result();
+  const gated: ModeMetrics = allScores && defective > 0 ? result : { ...result, ap: null, pr_curve: null };
+  const config: ConfigMetrics = { network: info.network, model: dir, rules: info.rules, method: info.method, gated, ungated: null };
+  const classification =
+    verdicts.length > 0 ? { network: info.network, model: dir, views: verdicts.length, ...classificationScores(verdicts, labelsWithVerdict) } : null;
+  const points = (gated.pr_curve ?? []).map(([recall, precision, threshold]) => ({ recall, precision, threshold }));
+  return { config, classification, panel, panelSize, series: { name: `${info.network} ${info.method} (AP ${fmt(gated.ap)})`, points }, views };
+}
+
+// ---- the command --------------------------------------------------------------------------------
+
+export async function evalCommand(o: EvalOptions, io: CliIo): Promise<number> {
+  if ((o.models.length > 0) === (o.preds.length > 0)) throw new UsageError('eval: give either --model (with --rules) or --pred, not both and not neither');
+  if (o.models.length > 0 && o.rules.length === 0) throw new UsageError('eval: --model needs --rules (e.g. --rules ours,montavon)');
+  const data = await readEvalData(o.data, o.truth, o.subset);
+  const views = o.models.length > 0 ? (o.views.length === ALL_VIEWS.length && data.views ? data.views : o.views) : (['identity'] as EvalView[]);
+  await ensureDir(o.out);
+  const state: RunState = { failed: [], stopped: false };
+  const progress = new Progress(io, 'eval', data.items.length * Math.max(o.models.length, o.preds.length), 'images', { quiet: o.quiet, steps: 2 });
+  const configs: ConfigMetrics[] = [];
+  const classification: NamedClassification[] = [];
+  const figures: { name: string; title: string; series: PrSeries[] }[] = [];
+  const panels: { name: string; title: string; methods: string[]; rows: PanelRow[]; size: [number, number] }[] = [];
+  let evaluatedViews: View[] = [];
+
+  if (o.models.length > 0) {
+    const threads = resolveThreads(o.threads, io.env);
+    const backend = await createBackend(o.backend, threads !== undefined ? { threads } : {});
+    const pool = createSegmentPool({ threads: o.segmentThreads ?? defaultSegmentThreads(io.env) });
+    try {
+      const loaded: Model[] = [];
+      try {
+        for (const m of o.models) loaded.push(await openModel(backend, m));
+        const names = networkNames(o.models, loaded.map((m) => variantName(m.meta)));
+        const figureSeries = new Map<string, PrSeries[]>();
+        for (let mi = 0; mi < loaded.length && !state.stopped; mi++) {
+          const run = await evalModel(o.models[mi], names[mi], loaded[mi], data.items, o, pool, state, progress, io);
+          configs.push(...run.configs);
+          classification.push(run.classification);
+          if (mi === 0) evaluatedViews = run.views;
+          for (const s of run.series) {
+            figureSeries.set(s.rules, [...(figureSeries.get(s.rules) ?? []), ...s.gated]);
+            figureSeries.set(`${s.rules}\u0000ungated`, [...(figureSeries.get(`${s.rules}\u0000ungated`) ?? []), ...s.ungated]);
+          }
+          const [h, w] = loaded[mi].meta.input_size;
+          for (const p of run.panels) {
+            panels.push({ name: `examples-${safeName(names[mi])}-${safeName(p.rules)}`, title: `${names[mi]}, rules ${p.rules}`, methods: o.methods.map(methodLabel), rows: p.rows, size: [h, w] });
+          }
+        }
+        for (const r of o.rules) {
+          figures.push({ name: `pr-${safeName(r)}`, title: `Precision-recall, LRP rules "${r}" (gate on)`, series: figureSeries.get(r) ?? [] });
+          figures.push({ name: `pr-${safeName(r)}-ungated`, title: `Precision-recall, LRP rules "${r}" (no gate)`, series: figureSeries.get(`${r}\u0000ungated`) ?? [] });
+        }
+      } finally {
+        for (const m of loaded) m.dispose();
+      }
+    } finally {
+      await pool.close();
+      await backend.destroy();
+    }
+  } else {
+    const allSeries: PrSeries[] = [];
+    for (const dir of o.preds) {
+      if (state.stopped) break;
+      const r = await evalPredictions(dir, data.items, o, state, progress, io);
+      configs.push(r.config);
+      if (r.classification) classification.push(r.classification);
+      if (r.series.points.length > 0) allSeries.push(r.series);
+      if (evaluatedViews.length === 0) evaluatedViews = r.views;
+      if (r.panel.length > 0) {
+        panels.push({ name: `examples-${safeName(path.basename(path.resolve(dir)))}`, title: `${r.config.network}, ${r.config.method}`, methods: [methodLabel(r.config.method)], rows: r.panel, size: r.panelSize });
+      }
+    }
+    if (allSeries.length > 0) figures.push({ name: 'pr', title: 'Precision-recall', series: allSeries });
+  }
+  progress.stop();
+
+  // Pixels and damage pixels of the evaluated (defective) views: the no-skill precision.
+  const defViews = evaluatedViews.filter((v) => v.label === 1);
+  const pixels = defViews.reduce((s, v) => s + v.truth.length, 0);
+  const damage = defViews.reduce((s, v) => s + v.truth.reduce((a, b) => a + b, 0), 0);
+  const noSkill = noSkillPrecision({ positives: damage, total: pixels });
+  const report: EvalReport = {
+    format: 'lrpseg-eval-report',
+    version: 1,
+    created: new Date().toISOString(),
+    data: {
+      sources: data.sources,
+      items: data.items.length,
+      defective_items: new Set(defViews.map((v) => v.item.id)).size,
+      views,
+      defective_views: defViews.length,
+      failed: state.failed,
+    },
+    pixels,
+    damage_pixels: damage,
+    no_skill_precision: r6(noSkill),
+    classification,
+    segmentation: configs,
+  };
+  await writeFileAtomic(path.join(o.out, 'metrics.json'), new TextEncoder().encode(JSON.stringify(report, null, 1) + '\n'));
+
+  const cells = (m: ModeMetrics): ScoreCells => ({ iou: m.iou, precision: m.precision, recall: m.recall, meanImageIoU: m.mean_image_iou, ap: m.ap });
+  const rows: ConfigRow[] = configs.map((cfg) => ({
+    network: cfg.network,
+    rules: cfg.rules,
+    method: methodLabel(cfg.method),
+    gated: cells(cfg.gated),
+    ungated: cfg.ungated ? cells(cfg.ungated) : null,
+  }));
+  const classRows: ClassificationRow[] = classification.map((c) => ({ network: c.network, views: c.views, tpr: c.tpr, tnr: c.tnr, balancedAccuracy: c.balancedAccuracy }));
+  const notes = [
+    `Data: ${data.sources.join(', ')}; ${data.items.length} images, ${report.data.defective_items} defective; views ${views.join(', ')} (${defViews.length} defective views scored).`,
+    'Ground truth: mask pixels ≥ 128 are damage. IoU, precision and recall pool TP, FP and FN over every pixel of every scored view.',
+    o.models.length > 0
+      ? 'Gate on: a view the classifier calls defect-free gets an empty mask (and zero scores in the PR curves). Simple\'s PR curve uses normalize01(R).'
+      : 'Predictions as written by lrpseg segment (its gate, if it was on, is already in the masks).',
+    ...(state.failed.length > 0 ? [`${state.failed.length} input(s) could not be evaluated (see metrics.json, data.failed).`] : []),
+  ];
+  const md = reportMarkdown({ title: 'lrpseg evaluation', notes, rows, classification: classRows, noSkill, defectiveViews: defViews.length });
+  await writeFileAtomic(path.join(o.out, 'metrics.md'), new TextEncoder().encode(md));
+
+  // the figure code (Vega, resvg, the font) is loaded only now
+  const { renderPrFigure } = await import('../report/plots.js');
+  const { renderPanel } = await import('../report/panels.js');
+  for (const f of figures) {
+    if (f.series.every((s) => s.points.length === 0)) continue;
+    const { svg, png } = await renderPrFigure({ title: f.title, series: f.series, noSkill: Number.isFinite(noSkill) ? noSkill : 0 });
+    await writeFileAtomic(path.join(o.out, `${f.name}.svg`), new TextEncoder().encode(svg));
+    await writeFileAtomic(path.join(o.out, `${f.name}.png`), png);
+  }
+  for (const p of panels) {
+    if (p.rows.length === 0 || p.size[0] === 0) continue;
+    const png = await renderPanel({ title: p.title, height: p.size[0], width: p.size[1], methods: p.methods, rows: p.rows });
+    await writeFileAtomic(path.join(o.out, `${p.name}.png`), png);
+  }
+  if (!o.quiet) {
+    const best = configs.length > 0 ? configs.reduce((a, b) => (b.gated.iou > a.gated.iou ? b : a)) : null;
+    io.stderr(
+      `eval: ${configs.length} configuration${configs.length === 1 ? '' : 's'} on ${defViews.length} defective view${defViews.length === 1 ? '' : 's'} → ${o.out}` +
+        (best ? ` (best IoU ${fmt(best.gated.iou)}: ${best.network}, ${best.rules}, ${best.method})` : '') +
+        (state.failed.length > 0 ? `; ${state.failed.length} failed` : '') +
+        '\n',
+    );
+    if (state.stopped) io.stderr('eval: stopped at the first bad input (--fail-fast)\n');
+  }
+  return state.failed.length === 0 && !state.stopped ? 0 : 1;
+}
+
+// ---- command-line wiring ------------------------------------------------------------------------
+
+function splitList(v: string, prev: string[] | undefined): string[] {
+  return [...(prev ?? []), ...v.split(',').map((s) => s.trim()).filter((s) => s.length > 0)];
+}
+
+/** Registers `lrpseg eval` on the program; `setResult` receives its exit status. */
+export function registerEval(program: Command, io: CliIo, setResult: (code: number) => void): void {
+  program
+    .command('eval')
+    .summary('score segmentations against ground truth; write a report')
+    .description(
+      'Scores segmentations (SEGMENTATION.md, "Scores") and writes a report folder: metrics.json, metrics.md ' +
+        '(the layout of the paper\'s Table 3, and Table 2 for classification), pr-<rules>.svg/.png ' +
+        '(precision-recall curves with the no-skill line, as Figures 4–7) and examples-*.png (input, ground ' +
+        'truth, heatmap, masks, as Figure 9).\n\n' +
+        'With --model (repeatable) and --rules: runs the classifier, LRP and each method on every image of the ' +
+        'data and its horizontal and vertical flips (--no-flips: the image only), and reports every network × ' +
+        'rule set × method with the classifier gate and without it. With --pred DIR (repeatable): scores the ' +
+        'masks DIR/<stem>.png (and DIR/scores/<stem>.npy for PR curves) written by lrpseg segment.\n\n' +
+        'Data (--data, repeatable): a folder with <stem>.jpg images and <stem>.png masks side by side (the ' +
+        'Magnetic Tile layout, e.g. MT_Blowhole/Imgs), a folder of images with --truth DIR, or a split ' +
+        'manifest .json (its --subset, default test). Damage is mask value ≥ 128. Segmentation metrics use the ' +
+        'defective images; classification uses all.',
+    )
+    .option('--model <file>', 'model to evaluate (repeatable)', collect)
+    .option('--rules <specs>', 'rule sets, comma-separated (e.g. ours,montavon; repeatable)', splitList)
+    .option('--methods <list>', 'methods, comma-separated (default simple,gmm,bmm)', splitList)
+    .option('--pred <dir>', 'a folder of predicted masks from lrpseg segment (repeatable)', collect)
+    .option('--data <path>', 'images and masks: a folder or a manifest .json (repeatable)', collect)
+    .option('--truth <dir>', 'ground-truth masks <stem>.png, when not beside the images')
+    .option('--subset <name>', "the manifest's subset", 'test')
+    .option('--no-flips', 'score each image only, not its flipped copies')
+    .requiredOption('-o, --out <dir>', 'report folder')
+    .option('--target <class>', 'the defect class: index or name', '1')
+    .addOption(new Option('--pool <rule>', 'max-pool relevance rule').choices(['wta', 'avg']).default('wta'))
+    .addOption(new Option('--backend <name>', 'compute backend').choices([...BACKEND_NAMES]).default('cpu'))
+    .addOption(new Option('--threads <n>', 'CPU backend worker threads').argParser(intArg(1, 1024)))
+    .addOption(new Option('--segment-threads <n>', 'segmentation worker threads (0: main thread)').argParser(intArg(0, 256)))
+    .option('--batch-size <n>', 'images per batch', intArg(1, 65536), 8)
+    .option('--examples <n>', 'example rows per panel', intArg(0, 64), 4)
+    .option('--fail-fast', 'stop at the first bad input')
+    .option('-q, --quiet', 'no progress or summary on stderr (errors are still reported)')
+    .option('--debug', 'print stack traces of unexpected errors')
+    .action(async (opts: Record<string, unknown>) => {
+      const methods = (opts.methods as string[] | undefined) ?? [...SEGMENT_METHODS];
+      const bad = methods.filter((m) => !isSegmentMethod(m));
+      if (bad.length > 0) throw new UsageError(`eval: unknown method ${bad.join(', ')} (simple, gmm, bmm)`);
+      if (opts.data === undefined) throw new UsageError('eval: --data is required (a folder of images and masks, or a manifest .json)');
+      setResult(
+        await evalCommand(
+          {
+            models: (opts.model as string[] | undefined) ?? [],
+            rules: (opts.rules as string[] | undefined) ?? [],
+            methods: methods as SegmentMethod[],
+            preds: (opts.pred as string[] | undefined) ?? [],
+            data: opts.data as string[],
+            ...(opts.truth !== undefined ? { truth: opts.truth as string } : {}),
+            subset: opts.subset as string,
+            views: opts.flips === false ? ['identity'] : [...ALL_VIEWS],
+            out: opts.out as string,
+            target: opts.target as string,
+            pool: opts.pool as PoolRule,
+            backend: opts.backend as BackendName,
+            ...(opts.threads !== undefined ? { threads: opts.threads as number } : {}),
+            ...(opts.segmentThreads !== undefined ? { segmentThreads: opts.segmentThreads as number } : {}),
+            batchSize: opts.batchSize as number,
+            examples: opts.examples as number,
+            failFast: Boolean(opts.failFast),
+            quiet: Boolean(opts.quiet),
+          },
+          io,
+        ),
+      );
+    });
+}
+

@@ -1,0 +1,408 @@
+/**
+ * `lrpseg train classifier` and `lrpseg train unet`: train on a split manifest (`lrpseg data split`),
+ * with progress, a JSONL log, curves, the best weights and a resumable last checkpoint in --out.
+ */
+import { readFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { Command, Option } from 'commander';
+import {
+  LrpsegError,
+  buildUNet,
+  buildVgg,
+  loadFeatureWeights,
+  saveModel,
+  loadModel,
+  trainClassifier,
+  trainUNet,
+  unetMeta,
+  vgg11Meta,
+  resumeFromCheckpoint,
+  type EpochRecord,
+  type LabeledBatch,
+  type MaskedBatch,
+  type Model,
+  type OptimizerKind,
+  type SeededRng,
+  type UNetEpochRecord,
+} from '@lrpseg/core';
+import {
+  CLASSIFIER_AUGMENT,
+  DataLoader,
+  UNET_AUGMENT,
+  parseManifest,
+  type Manifest,
+  type ManifestEntry,
+} from '@lrpseg/datasets';
+import { intArg } from '../args.js';
+import { BACKEND_NAMES, createBackend, resolveThreads, type BackendName } from '../backends.js';
+import { UsageError, fsError } from '../errors.js';
+import { Progress, mkdirp, writeFileAtomic, type CliIo } from '../io.js';
+import { ARCH_CHOICES, archVariant, type ArchChoice } from '../model.js';
+import { renderCurves, type CurvePoint } from '../report/curves.js';
+
+export interface CommonTrainOptions {
+  readonly manifest: string;
+  /** Overrides the manifest's data root. */
+  readonly data?: string;
+  readonly out: string;
+  readonly epochs: number;
+  /** Steps per epoch; default: one pass over the (balanced) training subset. */
+  readonly stepsPerEpoch?: number;
+  readonly batchSize: number;
+  readonly optimizer: OptimizerKind;
+  readonly weightDecay: number;
+  readonly warmup: number;
+  readonly schedule: 'constant' | 'cosine';
+  readonly patience: number;
+  readonly size: number;
+  readonly seed: number;
+  readonly backend: BackendName;
+  readonly threads?: number;
+  readonly device?: number;
+  readonly workers?: number;
+  /** Use at most this many training / validation entries per label (quick runs). */
+  readonly limit?: number;
+  readonly quiet: boolean;
+}
+
+export interface ClassifierTrainOptions extends CommonTrainOptions {
+  readonly arch: ArchChoice;
+  readonly widthDivisor: number;
+  readonly lrConv: number;
+  readonly lrFc: number;
+  readonly init?: string;
+  readonly balance: 'sampling' | 'loss' | 'none';
+  readonly resume: boolean;
+}
+
+export interface UNetTrainOptions extends CommonTrainOptions {
+  readonly baseChannels: number;
+  readonly depth: number;
+  readonly lr: number;
+  readonly posWeight: number;
+}
+
+interface OpenedManifest {
+  readonly manifest: Manifest;
+  readonly root: string;
+}
+
+export async function openManifest(file: string, dataOverride?: string): Promise<OpenedManifest> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    throw fsError('read manifest', file, e);
+  }
+  const manifest = parseManifest(text, file);
+  const root = dataOverride ?? path.resolve(path.dirname(file), manifest.root);
+  return { manifest, root };
+}
+
+/** At most `limit` entries per label, taken in manifest order (deterministic). */
+function limitPerLabel(entries: readonly ManifestEntry[], limit: number | undefined): ManifestEntry[] {
+  if (limit === undefined) return [...entries];
+  const seen = new Map<number, number>();
+  return entries.filter((e) => {
+    const n = seen.get(e.label) ?? 0;
+    seen.set(e.label, n + 1);
+    return n < limit;
+  });
+}
+
+/** Repeats the entries of the rarer labels so that every label is equally frequent in an epoch. */
+export function balanceBySampling(entries: readonly ManifestEntry[]): ManifestEntry[] {
+  const byLabel = new Map<number, ManifestEntry[]>();
+  for (const e of entries) byLabel.set(e.label, [...(byLabel.get(e.label) ?? []), e]);
+  const most = Math.max(...[...byLabel.values()].map((l) => l.length));
+  const out: ManifestEntry[] = [];
+  for (const list of byLabel.values()) for (let i = 0; i < most; i++) out.push(list[i % list.length]);
+  return out;
+}
+
+/** Loss weights n / (k · n_c), PyTorch's usual "balanced" weighting. */
+function balancedClassWeights(entries: readonly ManifestEntry[], k: number): number[] {
+  const counts = new Array<number>(k).fill(0);
+  for (const e of entries) counts[e.label]++;
+  return counts.map((c) => (c > 0 ? entries.length / (k * c) : 0));
+}
+
+function requireSubset(m: Manifest, name: 'train' | 'val', file: string): readonly ManifestEntry[] {
+  const s = m.subsets[name];
+  if (s.length === 0) throw new LrpsegError('BAD_INPUT', `${file}: the "${name}" subset is empty`);
+  return s;
+}
+
+async function writeLogLine(file: string, lines: string[], record: unknown): Promise<void> {
+  lines.push(JSON.stringify(record));
+  await writeFileAtomic(file, new TextEncoder().encode(`${lines.join('\n')}\n`));
+}
+
+async function writeCurves(out: string, name: string, title: string, points: CurvePoint[]): Promise<void> {
+  const { svg, png } = await renderCurves(title, points);
+  await writeFileAtomic(path.join(out, `${name}.svg`), new TextEncoder().encode(svg));
+  await writeFileAtomic(path.join(out, `${name}.png`), png);
+}
+
+export async function trainClassifierCommand(o: ClassifierTrainOptions, io: CliIo): Promise<number> {
+  const { manifest, root } = await openManifest(o.manifest, o.data);
+  const trainEntries = limitPerLabel(requireSubset(manifest, 'train', o.manifest), o.limit);
+  const valEntries = limitPerLabel(requireSubset(manifest, 'val', o.manifest), o.limit);
+  await mkdirp(o.out);
+  const lastFile = path.join(o.out, 'last.ckpt.safetensors');
+  const bestFile = path.join(o.out, 'best.ckpt.safetensors');
+  const logFile = path.join(o.out, 'train-log.jsonl');
+
+  const backend = await createBackend(o.backend, { threads: resolveThreads(o.threads, io.env), ...(o.device !== undefined ? { device: o.device } : {}) });
+  const loaders: DataLoader[] = [];
+  try {
+    let model: Model;
+    let resume;
+    if (o.resume) {
+      const bytes = await readFile(lastFile).catch((e) => {
+        throw fsError('resume from', lastFile, e);
+      });
+      ({ model, resume } = resumeFromCheckpoint(backend, bytes));
+      io.stderr(`train: resuming after epoch ${resume.epoch} from ${lastFile}\n`);
+    } else {
+      const meta = { ...vgg11Meta(archVariant(o.arch), { inputSize: [o.size, o.size], widthDivisor: o.widthDivisor }), classes: manifest.labels };
+      model = buildVgg(backend, meta, { seed: o.seed });
+      if (o.init !== undefined) {
+        const copied = await loadFeatureWeights(model, await readFile(o.init).catch((e) => {
+          throw fsError('read initial weights', o.init!, e);
+        }));
+        io.stderr(`train: ${copied.length / 2} convolutions initialised from ${o.init}\n`);
+      }
+    }
+    const entries = o.balance === 'sampling' ? balanceBySampling(trainEntries) : trainEntries;
+    const common = { root, size: [o.size, o.size] as const, channels: model.meta.arch.in_channels, ...(o.workers !== undefined ? { workers: o.workers } : {}) };
+    const trainLoader = new DataLoader({ ...common, entries, mode: 'train', batchSize: o.batchSize, seed: o.seed, augment: CLASSIFIER_AUGMENT, dropLast: true });
+    const valLoader = new DataLoader({ ...common, entries: valEntries, mode: 'eval', batchSize: o.batchSize, evalCrop: 'defect' });
+    loaders.push(trainLoader, valLoader);
+    const stepsPerEpoch = o.stepsPerEpoch ?? trainLoader.batchesPerEpoch;
+    if (stepsPerEpoch < 1) throw new LrpsegError('BAD_INPUT', `train: ${entries.length} training images make no batch of ${o.batchSize}`);
+
+    const logLines: string[] = resume ? (await readFile(logFile, 'utf8').catch(() => '')).split('\n').filter((l) => l.length > 0) : [];
+    let bar: Progress | null = null;
+    const result = await trainClassifier(
+      model,
+      {
+        epochs: o.epochs,
+        stepsPerEpoch,
+        optimizer: { kind: o.optimizer, weightDecay: o.weightDecay },
+        lrs: { conv: o.lrConv, fc: o.lrFc },
+        schedule: { kind: o.schedule, warmupSteps: o.warmup },
+        ...(o.balance === 'loss' ? { classWeights: balancedClassWeights(trainEntries, model.meta.arch.num_classes) } : {}),
+        patience: o.patience,
+        seed: o.seed,
+      },
+      {
+        async *trainBatches(epoch: number, _rng: SeededRng): AsyncIterable<LabeledBatch> {
+          bar = new Progress(io, `epoch ${epoch + 1}/${o.epochs}`, stepsPerEpoch, 'steps', { quiet: o.quiet, steps: stepsPerEpoch });
+          for await (const b of trainLoader.epoch(epoch)) yield { x: b.x, labels: Array.from(b.labels) };
+        },
+        async *validationBatches(): AsyncIterable<LabeledBatch> {
+          for await (const b of valLoader.epoch(0)) yield { x: b.x, labels: Array.from(b.labels) };
+        },
+        onStep: () => bar?.advance(1),
+        onEpoch: async (r: EpochRecord) => {
+          bar?.stop();
+          await writeLogLine(logFile, logLines, r);
+          if (!o.quiet) {
+            io.stderr(
+              `epoch ${r.epoch + 1}: loss ${r.trainLoss.toFixed(4)}, train acc ${(100 * r.trainAccuracy).toFixed(1)}%, ` +
+                `val balanced acc ${(100 * r.val.balancedAccuracy).toFixed(1)}% (TPR ${(100 * r.val.tpr).toFixed(1)}%, TNR ${(100 * r.val.tnr).toFixed(1)}%)` +
+                `${r.best ? ' best' : ''}, ${r.seconds.toFixed(0)} s\n`,
+            );
+          }
+        },
+        saveCheckpoint: async (bytes, kind) => writeFileAtomic(kind === 'last' ? lastFile : bestFile, bytes),
+      },
+      resume,
+    );
+    // The model file: the best epoch's weights without optimiser state.
+    const best = loadModel(backend, await readFile(bestFile));
+    await writeFileAtomic(path.join(o.out, 'model.safetensors'), await saveModel(best));
+    const points: CurvePoint[] = result.history.flatMap((r) => [
+      { epoch: r.epoch + 1, series: 'train loss', value: r.trainLoss },
+      { epoch: r.epoch + 1, series: 'val balanced accuracy', value: r.val.balancedAccuracy },
+    ]);
+    await writeCurves(o.out, 'curves', `${o.arch} training`, points);
+    const b = result.history.find((r) => r.epoch === result.bestEpoch);
+    io.stdout(
+      `trained ${o.arch}: best epoch ${result.bestEpoch + 1} of ${result.history.length}, val balanced accuracy ${b ? (100 * b.val.balancedAccuracy).toFixed(1) : '?'}% → ${path.join(o.out, 'model.safetensors')}\n`,
+    );
+    return 0;
+  } finally {
+    await Promise.all(loaders.map((l) => l.close()));
+    await backend.destroy();
+  }
+}
+
+export async function trainUNetCommand(o: UNetTrainOptions, io: CliIo): Promise<number> {
+  const { manifest, root } = await openManifest(o.manifest, o.data);
+  // The U-Net learns from pixel labels: defective images only (defect-free ones have empty masks and
+  // are kept too, at their share, so that it also sees clean surfaces).
+  const trainEntries = limitPerLabel(requireSubset(manifest, 'train', o.manifest), o.limit);
+  const valEntries = limitPerLabel(requireSubset(manifest, 'val', o.manifest), o.limit).filter((e) => e.label === 1);
+  await mkdirp(o.out);
+  const logFile = path.join(o.out, 'train-log.jsonl');
+  const modelFile = path.join(o.out, 'unet.safetensors');
+  const backend = await createBackend(o.backend, { threads: resolveThreads(o.threads, io.env), ...(o.device !== undefined ? { device: o.device } : {}) });
+  const loaders: DataLoader[] = [];
+  try {
+    const unet = buildUNet(backend, unetMeta({ baseChannels: o.baseChannels, depth: o.depth, inputSize: [o.size, o.size] }), o.seed);
+    const common = { root, size: [o.size, o.size] as const, channels: 3, ...(o.workers !== undefined ? { workers: o.workers } : {}) };
+    const trainLoader = new DataLoader({ ...common, entries: trainEntries, mode: 'train', batchSize: o.batchSize, seed: o.seed, augment: UNET_AUGMENT, dropLast: true });
+    const valLoader = new DataLoader({ ...common, entries: valEntries, mode: 'eval', batchSize: o.batchSize, evalCrop: 'defect' });
+    loaders.push(trainLoader, valLoader);
+    const stepsPerEpoch = o.stepsPerEpoch ?? trainLoader.batchesPerEpoch;
+    const toMasked = (b: { x: Float32Array; masks: Uint8Array; shape: readonly number[] }): MaskedBatch => ({ x: b.x, masks: b.masks, n: b.shape[0], height: b.shape[2], width: b.shape[3] });
+    const logLines: string[] = [];
+    let bar: Progress | null = null;
+    const result = await trainUNet(
+      unet,
+      {
+        epochs: o.epochs, stepsPerEpoch, optimizer: { kind: o.optimizer, weightDecay: o.weightDecay }, lr: o.lr,
+        schedule: { kind: o.schedule, warmupSteps: o.warmup }, posWeight: o.posWeight, patience: o.patience, seed: o.seed,
+      },
+      {
+        async *trainBatches(epoch: number) {
+          bar = new Progress(io, `epoch ${epoch + 1}/${o.epochs}`, stepsPerEpoch, 'steps', { quiet: o.quiet, steps: stepsPerEpoch });
+          for await (const b of trainLoader.epoch(epoch)) yield toMasked(b);
+        },
+        async *validationBatches() {
+          for await (const b of valLoader.epoch(0)) yield toMasked(b);
+        },
+        onStep: () => bar?.advance(1),
+        onEpoch: async (r: UNetEpochRecord) => {
+          bar?.stop();
+          await writeLogLine(logFile, logLines, r);
+          if (!o.quiet) io.stderr(`epoch ${r.epoch + 1}: loss ${r.trainLoss.toFixed(4)}, val IoU ${r.valIoU.toFixed(3)}${r.best ? ' best' : ''}, ${r.seconds.toFixed(0)} s\n`);
+        },
+        saveBest: async (bytes) => writeFileAtomic(modelFile, bytes),
+      },
+    );
+    await writeCurves(o.out, 'curves', 'U-Net training', result.history.flatMap((r) => [
+      { epoch: r.epoch + 1, series: 'train loss', value: r.trainLoss },
+      { epoch: r.epoch + 1, series: 'val IoU', value: r.valIoU },
+    ]));
+    io.stdout(`trained U-Net: best epoch ${result.bestEpoch + 1} of ${result.history.length} → ${modelFile}\n`);
+    return 0;
+  } finally {
+    await Promise.all(loaders.map((l) => l.close()));
+    await backend.destroy();
+  }
+}
+
+function floatArg(name: string): (v: string) => number {
+  return (v: string) => {
+    const x = Number(v);
+    if (!Number.isFinite(x) || x < 0) throw new UsageError(`${name} must be a non-negative number, not "${v}"`);
+    return x;
+  };
+}
+
+function commonOptions(cmd: Command): Command {
+  return cmd
+    .requiredOption('--manifest <file>', 'split manifest from `lrpseg data split`')
+    .option('--data <dir>', "data set root (default: the manifest's root)")
+    .requiredOption('-o, --out <dir>', 'output folder')
+    .option('--epochs <n>', 'epochs', intArg(1), 30)
+    .addOption(new Option('--steps-per-epoch <n>', 'optimiser steps per epoch (default: one pass over the training set)').argParser(intArg(1)))
+    .option('--batch-size <n>', 'images per step', intArg(1, 4096), 32)
+    .addOption(new Option('--optimizer <kind>', 'optimiser').choices(['adam', 'adamw', 'sgd']).default('adam'))
+    .option('--weight-decay <w>', 'weight decay', floatArg('--weight-decay'), 0)
+    .option('--warmup <steps>', 'linear learning-rate warm-up steps', intArg(0), 0)
+    .addOption(new Option('--schedule <kind>', 'learning-rate schedule after warm-up').choices(['constant', 'cosine']).default('constant'))
+    .option('--patience <epochs>', 'stop after this many epochs without improvement (0: never)', intArg(0), 0)
+    .option('--size <n>', 'input size (square)', intArg(8, 4096), 224)
+    .option('--seed <n>', 'seed of initialisation, sampling, augmentation and dropout', intArg(0), 0)
+    .addOption(new Option('--backend <name>', 'compute backend').choices([...BACKEND_NAMES]).default('cpu'))
+    .addOption(new Option('--threads <n>', 'CPU backend worker threads').argParser(intArg(1, 1024)))
+    .addOption(new Option('--device <n>', 'GPU index (cuda)').argParser(intArg(0, 64)))
+    .addOption(new Option('--workers <n>', 'data loading worker threads').argParser(intArg(0, 64)))
+    .addOption(new Option('--limit <n>', 'at most n training and n validation images per label (quick runs)').argParser(intArg(1)))
+    .option('-q, --quiet', 'no progress on stderr')
+    .option('--debug', 'print stack traces of unexpected errors');
+}
+
+function common(opts: Record<string, unknown>): CommonTrainOptions {
+  return {
+    manifest: opts.manifest as string,
+    ...(opts.data !== undefined ? { data: opts.data as string } : {}),
+    out: opts.out as string,
+    epochs: opts.epochs as number,
+    ...(opts.stepsPerEpoch !== undefined ? { stepsPerEpoch: opts.stepsPerEpoch as number } : {}),
+    batchSize: opts.batchSize as number,
+    optimizer: opts.optimizer as OptimizerKind,
+    weightDecay: opts.weightDecay as number,
+    warmup: opts.warmup as number,
+    schedule: opts.schedule as 'constant' | 'cosine',
+    patience: opts.patience as number,
+    size: opts.size as number,
+    seed: opts.seed as number,
+    backend: opts.backend as BackendName,
+    ...(opts.threads !== undefined ? { threads: opts.threads as number } : {}),
+    ...(opts.device !== undefined ? { device: opts.device as number } : {}),
+    ...(opts.workers !== undefined ? { workers: opts.workers as number } : {}),
+    ...(opts.limit !== undefined ? { limit: opts.limit as number } : {}),
+    quiet: Boolean(opts.quiet),
+  };
+}
+
+export function registerTrain(program: Command, io: CliIo, setResult: (code: number) => void): void {
+  const train = program.command('train').description('train the VGG classifier or the U-Net baseline on a split manifest');
+  commonOptions(
+    train
+      .command('classifier')
+      .description(
+        'Train a VGG-11 classifier with image-level labels (section 3.2.1 of the paper): FC layers at --lr-fc, ' +
+          'convolutions at --lr-conv; class imbalance handled by balanced sampling (default) or loss weights; ' +
+          'validation balanced accuracy each epoch; writes model.safetensors (best epoch), best/last checkpoints, ' +
+          'train-log.jsonl and curves.svg/png to --out. --resume continues from last.ckpt.safetensors.',
+      ),
+  )
+    .addOption(new Option('--arch <arch>', 'architecture').choices([...ARCH_CHOICES]).default('vgg11-onefc'))
+    .option('--width-divisor <d>', 'divide the conv widths (small, fast models)', intArg(1, 512), 1)
+    .option('--lr-conv <lr>', 'learning rate of the convolutions', floatArg('--lr-conv'), 1e-4)
+    .option('--lr-fc <lr>', 'learning rate of the FC layers', floatArg('--lr-fc'), 1e-3)
+    .option('--init <file>', 'initial convolution weights (e.g. a torchvision VGG-11 state dict as safetensors)')
+    .addOption(new Option('--balance <how>', 'class imbalance').choices(['sampling', 'loss', 'none']).default('sampling'))
+    .option('--resume', 'continue from --out/last.ckpt.safetensors')
+    .action(async (opts: Record<string, unknown>) => {
+      setResult(
+        await trainClassifierCommand(
+          {
+            ...common(opts),
+            arch: opts.arch as ArchChoice,
+            widthDivisor: opts.widthDivisor as number,
+            lrConv: opts.lrConv as number,
+            lrFc: opts.lrFc as number,
+            ...(opts.init !== undefined ? { init: opts.init as string } : {}),
+            balance: opts.balance as 'sampling' | 'loss' | 'none',
+            resume: Boolean(opts.resume),
+          },
+          io,
+        ),
+      );
+    });
+  commonOptions(
+    train
+      .command('unet')
+      .description('Train the supervised U-Net baseline (section 3.2.2) with affine and elastic augmentation; writes unet.safetensors (best val IoU).'),
+  )
+    .option('--base-channels <n>', 'channels of the first level', intArg(1, 1024), 64)
+    .option('--depth <n>', 'down-steps', intArg(1, 8), 4)
+    .option('--lr <lr>', 'learning rate', floatArg('--lr'), 1e-3)
+    .option('--pos-weight <w>', 'BCE weight of damage pixels', floatArg('--pos-weight'), 1)
+    .action(async (opts: Record<string, unknown>) => {
+      setResult(
+        await trainUNetCommand(
+          { ...common(opts), baseChannels: opts.baseChannels as number, depth: opts.depth as number, lr: opts.lr as number, posWeight: opts.posWeight as number },
+          io,
+        ),
+      );
+    });
+}
+

@@ -1,0 +1,172 @@
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CpuBackend, classifyAndExplain, countPixels, loadModel, parseComposite, segmentMap, segmentationScores } from '@lrpseg/core';
+import { decodeImage, prepareForModel, readImageFile } from '@lrpseg/datasets';
+import type { EvalReport } from '../src/commands/eval.js';
+import { binarizeTruth, flipPlanar } from '../src/report/eval-data.js';
+import { BLOWHOLE_DIR, HAVE_BLOWHOLE, SHARED_DIR, blowholeJpegs, lrpseg, tempDir } from './helpers.js';
+import { SIZE, writeGateModel } from './segment-fixtures.js';
+
+const { dir, cleanup } = tempDir('lrpseg-eval-');
+afterAll(cleanup);
+
+const FREE_DIR = path.join(SHARED_DIR, 'datasets', 'magnetic-tile', 'MT_Free', 'Imgs');
+const readReport = (out: string): EvalReport => JSON.parse(readFileSync(path.join(out, 'metrics.json'), 'utf8')) as EvalReport;
+
+describe.skipIf(!HAVE_BLOWHOLE)('eval on real images', () => {
+  const data = path.join(dir, 'data'); // images and masks side by side, as in MT_*/Imgs
+  const model = path.join(dir, 'm.safetensors');
+  /** The first three Blowhole images whose damage lies inside the model's 64×64 center crop. */
+  const defective: string[] = [];
+  const free = 'exp0_num_743';
+  let stems: string[] = [];
+
+  beforeAll(async () => {
+    for (const f of blowholeJpegs(60)) {
+      const truth = binarizeTruth(prepareForModel(await readImageFile(f.replace(/\.jpg$/, '.png')), [SIZE, SIZE], 1).data);
+      if (truth.some((v) => v === 1)) defective.push(path.basename(f, '.jpg'));
+      if (defective.length === 3) break;
+    }
+    expect(defective).toHaveLength(3);
+    mkdirSync(data, { recursive: true });
+    for (const s of defective) for (const ext of ['.jpg', '.png']) copyFileSync(path.join(BLOWHOLE_DIR, s + ext), path.join(data, s + ext));
+    for (const ext of ['.jpg', '.png']) copyFileSync(path.join(FREE_DIR, free + ext), path.join(data, free + ext));
+    stems = [...defective, free].sort();
+    await writeGateModel(model, stems.map((s) => path.join(data, `${s}.jpg`)));
+  });
+
+  it('model form: metrics.json, the Table 3 Markdown, PR curves and panels; numbers as computed directly', async () => {
+    const out = path.join(dir, 'report');
+    const r = await lrpseg('eval', '--model', model, '--rules', 'ours,montavon', '--data', data, '--out', out, '--batch-size', '2');
+    expect(r.code, r.stderr).toBe(0);
+    const rep = readReport(out);
+    expect(rep.data).toMatchObject({ items: 4, defective_items: 3, views: ['identity', 'hflip', 'vflip'], defective_views: 9, failed: [] });
+    expect(rep.classification).toHaveLength(1);
+    const c = rep.classification[0];
+    expect([c.views, c.tp + c.fn, c.tn + c.fp]).toEqual([12, 9, 3]);
+    expect(c.balancedAccuracy).toBeCloseTo((c.tpr + c.tnr) / 2, 12);
+    expect(rep.segmentation.map((s) => `${s.rules}/${s.method}`)).toEqual(['ours/simple', 'ours/gmm', 'ours/bmm', 'montavon/simple', 'montavon/gmm', 'montavon/bmm']);
+
+    // Recompute "ours / bmm" without the gate: the 9 defective views, explained in one batch as eval does.
+    const backend = new CpuBackend();
+    const m = loadModel(backend, readFileSync(model));
+    const views: { x: Float32Array; truth: Uint8Array }[] = [];
+    for (const s of stems) {
+      const img = prepareForModel(await readImageFile(path.join(data, `${s}.jpg`)), [SIZE, SIZE], 3);
+      const truth = binarizeTruth(prepareForModel(await readImageFile(path.join(data, `${s}.png`)), [SIZE, SIZE], 1).data);
+      if (!truth.some((v) => v === 1)) continue;
+      for (const v of ['identity', 'hflip', 'vflip'] as const) views.push({ x: flipPlanar(img.data, 3, SIZE, SIZE, v), truth: flipPlanar(truth, 1, SIZE, SIZE, v) });
+    }
+    expect(views).toHaveLength(9);
+    const hw = SIZE * SIZE;
+    const x = backend.fromArray(Float32Array.from(views.flatMap((v) => Array.from(v.x))), [9, 3, SIZE, SIZE]);
+    const res = classifyAndExplain(m, x, { composite: parseComposite('ours', m.meta), target: 1 });
+    const maps = await res.heatmaps.read();
+    const logits = await res.logits.read();
+    const counts = views.map((v, i) => countPixels(segmentMap('bmm', { data: maps.subarray(i * hw, (i + 1) * hw), height: SIZE, width: SIZE }).mask, v.truth));
+    const gatedCounts = views.map((v, i) => (logits[2 * i + 1] > logits[2 * i] ? counts[i] : countPixels(new Uint8Array(hw), v.truth)));
+    const direct = segmentationScores(counts);
+    const directGated = segmentationScores(gatedCounts);
+    const bmm = rep.segmentation.find((s) => s.rules === 'ours' && s.method === 'bmm')!;
+    expect(bmm.ungated!.pooled).toEqual(direct.pooled);
+    expect(bmm.ungated!.iou).toBeCloseTo(direct.iou, 6);
+    expect(bmm.ungated!.mean_image_iou).toBeCloseTo(direct.meanImageIoU, 6);
+    expect(bmm.gated.pooled).toEqual(directGated.pooled);
+    expect(bmm.ungated!.ap).toBeGreaterThan(0);
+    expect(bmm.gated.pr_curve!.length).toBeGreaterThan(1);
+    expect(rep.no_skill_precision).toBeCloseTo(views.reduce((s, v) => s + v.truth.reduce((a, b) => a + b, 0), 0) / (9 * hw), 6);
+    res.logits.dispose();
+    res.heatmaps.dispose();
+    x.dispose();
+    m.dispose();
+
+    const md = readFileSync(path.join(out, 'metrics.md'), 'utf8');
+    expect(md).toContain('| Network | Method | ours: IoU | ours: Precision | ours: Recall | montavon: IoU |');
+    expect(md).toContain('| VGG-A one FC | Simple |');
+    expect(md).toMatch(/## Classification/);
+    for (const f of ['pr-ours', 'pr-montavon', 'pr-ours-ungated']) {
+      const svg = readFileSync(path.join(out, `${f}.svg`), 'utf8');
+      expect(svg).toMatch(/^<svg/);
+      expect(svg).toContain('Recall');
+      expect(svg).toContain('no skill');
+      const png = decodeImage(readFileSync(path.join(out, `${f}.png`)), f);
+      expect(png.width).toBeGreaterThan(400);
+    }
+    const panel = decodeImage(readFileSync(path.join(out, 'examples-VGG-A-one-FC-ours.png')), 'panel');
+    expect(panel.width).toBeGreaterThan(6 * SIZE);
+  });
+
+  it('manifest form: reads the test subset, paths relative to root; --no-flips', async () => {
+    const manifest = path.join(dir, 'split.json');
+    writeFileSync(
+      manifest,
+      JSON.stringify({
+        root: 'data',
+        subsets: {
+          train: [{ image: `${defective[0]}.jpg`, mask: `${defective[0]}.png`, label: 1 }],
+          test: [
+            { image: `${defective[1]}.jpg`, mask: `${defective[1]}.png`, label: 1, class: 'Blowhole', group: 'g1' },
+            { image: `${free}.jpg`, mask: null, label: 0, class: 'Free', group: 'g2' },
+          ],
+        },
+      }),
+    );
+    const out = path.join(dir, 'report-manifest');
+    const r = await lrpseg('eval', '--model', model, '--rules', 'ours', '--methods', 'bmm', '--data', manifest, '--no-flips', '--out', out, '-q');
+    expect(r.code, r.stderr).toBe(0);
+    const rep = readReport(out);
+    expect(rep.data).toMatchObject({ items: 2, defective_items: 1, views: ['identity'], defective_views: 1 });
+    expect(rep.classification[0].views).toBe(2);
+    expect(rep.segmentation).toHaveLength(1);
+    expect(Object.keys(rep.segmentation[0].gated.per_view_iou)).toEqual([defective[1]]);
+  });
+
+  it('prediction form: scores the masks (and scores) that lrpseg segment wrote', async () => {
+    const pred = path.join(dir, 'pred');
+    const s = await lrpseg('segment', '--model', model, '--rules', 'ours', '--method', 'bmm', '--no-gate', '--scores', '--out', pred, '-q', ...stems.map((x) => path.join(data, `${x}.jpg`)));
+    expect(s.code, s.stderr).toBe(0);
+    const out = path.join(dir, 'report-pred');
+    const r = await lrpseg('eval', '--pred', pred, '--data', data, '--out', out, '-q');
+    expect(r.code, r.stderr).toBe(0);
+    const rep = readReport(out);
+    expect(rep.segmentation).toHaveLength(1);
+    const cfg = rep.segmentation[0];
+    expect([cfg.network, cfg.rules, cfg.method]).toEqual(['VGG-A one FC', 'ours', 'bmm']);
+    // direct: the PNG masks against the truth prepared to the mask's size
+    const counts = [];
+    for (const st of stems) {
+      const truth = binarizeTruth(prepareForModel(await readImageFile(path.join(data, `${st}.png`)), [SIZE, SIZE], 1).data);
+      if (!truth.some((v) => v === 1)) continue;
+      const mask = decodeImage(readFileSync(path.join(pred, `${st}.png`)), st);
+      counts.push(countPixels(Uint8Array.from(mask.data, (v) => (v > 0.5 ? 1 : 0)), truth));
+    }
+    expect(cfg.gated.pooled).toEqual(segmentationScores(counts).pooled);
+    expect(cfg.gated.ap).not.toBeNull();
+    expect(cfg.ungated).toBeNull();
+    expect(rep.classification[0].views).toBe(4); // verdicts from the segment summary
+    expect(readFileSync(path.join(out, 'pr.svg'), 'utf8')).toMatch(/^<svg/);
+  });
+
+  it('a bad item is reported by name and the rest evaluated (exit 1); usage errors exit 2', async () => {
+    const mixed = path.join(dir, 'mixed');
+    mkdirSync(mixed, { recursive: true });
+    for (const ext of ['.jpg', '.png']) copyFileSync(path.join(data, defective[0] + ext), path.join(mixed, defective[0] + ext));
+    copyFileSync(path.join(data, `${defective[1]}.jpg`), path.join(mixed, 'nomask.jpg')); // no nomask.png
+    writeFileSync(path.join(mixed, 'broken.jpg'), readFileSync(path.join(data, `${defective[1]}.jpg`)).subarray(0, 1000));
+    writeFileSync(path.join(mixed, 'broken.png'), readFileSync(path.join(data, `${defective[1]}.png`)));
+    const out = path.join(dir, 'report-mixed');
+    const r = await lrpseg('eval', '--model', model, '--rules', 'ours', '--methods', 'simple', '--data', mixed, '--out', out, '--no-flips');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/nomask/);
+    expect(r.stderr).toMatch(/broken\.jpg/);
+    const rep = readReport(out);
+    expect(rep.data.failed).toHaveLength(2);
+    expect(rep.data.defective_views).toBe(1);
+
+    expect((await lrpseg('eval', '--model', model, '--pred', out, '--data', data, '--out', out)).code).toBe(2);
+    expect((await lrpseg('eval', '--model', model, '--data', data, '--out', out)).code).toBe(2);
+    expect((await lrpseg('eval', '--model', model, '--rules', 'ours', '--out', out)).code).toBe(2);
+    expect((await lrpseg('eval', '--model', model, '--rules', 'ours', '--methods', 'otsu', '--data', data, '--out', out)).code).toBe(2);
+  });
+});

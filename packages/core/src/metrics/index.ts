@@ -1,0 +1,3 @@
+export * from './pixels.js';
+export * from './pr-curve.js';
+export * from './classification.js';

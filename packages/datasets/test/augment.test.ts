@@ -1,0 +1,156 @@
+import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '@lrpseg/core';
+import {
+  CLASSIFIER_AUGMENT,
+  DEFAULT_WARP,
+  UNET_AUGMENT,
+  cropOffsetRange,
+  flipHorizontal,
+  flipVertical,
+  maskBox,
+  prepareSample,
+  randomCropContaining,
+  randomWarpMap,
+  thresholdMask,
+  warpBilinear,
+  type PlanarImage,
+  type SampleSpec,
+} from '../src/index.js';
+
+/** A smooth random grey image: a few Gaussian blobs on a dark ground, values in [0, 1]. */
+function blobs(seed: number, h: number, w: number, n = 4): PlanarImage {
+  const rand = mulberry32(seed);
+  const spots = Array.from({ length: n }, () => ({ y: rand() * h, x: rand() * w, r: 4 + rand() * Math.min(h, w) * 0.08 }));
+  const data = new Float32Array(h * w);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      let v = 0.1;
+      for (const s of spots) v += Math.exp(-((y - s.y) ** 2 + (x - s.x) ** 2) / (2 * s.r * s.r));
+      data[y * w + x] = Math.min(1, v);
+    }
+  }
+  return { width: w, height: h, channels: 1, data };
+}
+
+/** The image's own thresholded content as a binary (0/1) soft mask. */
+function ownMask(img: PlanarImage): PlanarImage {
+  return { ...img, data: Float32Array.from(img.data, (v) => (v >= 0.5 ? 1 : 0)) };
+}
+
+function spec(over: Partial<SampleSpec>): SampleSpec {
+  return { mode: 'train', size: [64, 64], channels: 1, seed: 1, augment: CLASSIFIER_AUGMENT, view: 'identity', evalCrop: 'center', ...over };
+}
+
+/** Fraction of pixels where the prepared mask disagrees with the prepared image thresholded at 0.5. */
+function disagreement(data: Float32Array, mask: Uint8Array): number {
+  let bad = 0;
+  for (let i = 0; i < mask.length; i++) if ((data[i] >= 0.5 ? 1 : 0) !== mask[i]) bad++;
+  return bad / mask.length;
+}
+
+describe('flips, crops and boxes', () => {
+  it('flips are exact mirror images and involutions', () => {
+    const img: PlanarImage = { width: 3, height: 2, channels: 2, data: Float32Array.from({ length: 12 }, (_, i) => i) };
+    expect(Array.from(flipHorizontal(img).data)).toEqual([2, 1, 0, 5, 4, 3, 8, 7, 6, 11, 10, 9]);
+    expect(Array.from(flipVertical(img).data)).toEqual([3, 4, 5, 0, 1, 2, 9, 10, 11, 6, 7, 8]);
+    expect(Array.from(flipVertical(flipVertical(img)).data)).toEqual(Array.from(img.data));
+  });
+
+  it('maskBox and cropOffsetRange', () => {
+    const m: PlanarImage = { width: 5, height: 4, channels: 1, data: new Float32Array(20) };
+    expect(maskBox(m)).toBeNull();
+    m.data[1 * 5 + 2] = 0.7;
+    m.data[2 * 5 + 3] = 0.5;
+    m.data[3 * 5 + 0] = 0.49; // below threshold
+    expect(maskBox(m)).toEqual({ top: 1, left: 2, bottom: 3, right: 4 });
+    // a defect [40, 60) in 300 pixels with a crop of 224: offsets 0..40
+    expect(cropOffsetRange(300, 224, 40, 60)).toEqual([0, 40]);
+    expect(cropOffsetRange(300, 224, 250, 290)).toEqual([66, 76]);
+    // a defect longer than the crop: the crop lies inside it
+    expect(cropOffsetRange(600, 224, 100, 400)).toEqual([100, 176]);
+    expect(cropOffsetRange(300, 224)).toEqual([0, 76]);
+    expect(() => cropOffsetRange(100, 224)).toThrow(/does not fit/);
+  });
+
+  it('random crops always contain the defect box and cover the allowed range', () => {
+    const rand = mulberry32(7);
+    const box = { top: 250, left: 10, bottom: 262, right: 30 };
+    const tops = new Set<number>();
+    for (let i = 0; i < 2000; i++) {
+      const { top, left } = randomCropContaining(rand, [300, 400], [224, 224], box);
+      expect(top).toBeLessThanOrEqual(box.top);
+      expect(top + 224).toBeGreaterThanOrEqual(box.bottom);
+      expect(left).toBeLessThanOrEqual(box.left);
+      expect(left + 224).toBeGreaterThanOrEqual(box.right);
+      expect(top + 224).toBeLessThanOrEqual(300);
+      tops.add(top);
+    }
+    expect(Math.min(...tops)).toBe(38);
+    expect(Math.max(...tops)).toBe(76);
+  });
+});
+
+describe('image and mask stay aligned through every transform', () => {
+  const cases: [string, Partial<SampleSpec>][] = [
+    ['eval centre crop', { mode: 'eval' }],
+    ['eval hflip', { mode: 'eval', view: 'hflip' }],
+    ['eval vflip', { mode: 'eval', view: 'vflip' }],
+    ['eval defect crop', { mode: 'eval', evalCrop: 'defect' }],
+    ['train crop + flips', { mode: 'train', augment: CLASSIFIER_AUGMENT }],
+    ['train crop + flips + affine + elastic', { mode: 'train', augment: UNET_AUGMENT }],
+  ];
+  for (const [name, over] of cases) {
+    it(`${name}: the mask of the image's own content transforms into the transformed image's content`, () => {
+      for (let seed = 0; seed < 6; seed++) {
+        // small images are scaled up first (48 × 90 → 64 × 120), larger ones only cropped
+        for (const [h, w] of [[48, 90], [80, 100]] as const) {
+          const img = blobs(seed, h, w);
+          const soft = prepareSample(img, img, spec({ ...over, seed }));
+          // the same pixels, thresholded: identical geometry gives identical results, bit for bit
+          expect(Array.from(soft.mask)).toEqual(Array.from(soft.data, (v) => (v >= 0.5 ? 1 : 0)));
+          // a binary mask: interpolation may move an edge pixel, nothing more
+          const bin = prepareSample(img, ownMask(img), spec({ ...over, seed }));
+          expect(disagreement(bin.data, bin.mask)).toBeLessThan(0.02);
+        }
+      }
+    });
+  }
+
+  it('training crops keep the defect; augmentation is seeded', () => {
+    const img = blobs(3, 80, 200, 1);
+    const mask = ownMask(img);
+    for (let seed = 0; seed < 20; seed++) {
+      const s = prepareSample(img, mask, spec({ seed }));
+      expect(s.maskHasDefect).toBe(true);
+      const again = prepareSample(img, mask, spec({ seed }));
+      expect(Array.from(again.data)).toEqual(Array.from(s.data));
+    }
+    const a = prepareSample(img, mask, spec({ seed: 1, augment: UNET_AUGMENT }));
+    const b = prepareSample(img, mask, spec({ seed: 2, augment: UNET_AUGMENT }));
+    expect(Array.from(a.data)).not.toEqual(Array.from(b.data));
+  });
+
+  it('grey becomes three identical channels; a mask of another size is refused', () => {
+    const img = blobs(1, 64, 64);
+    const s = prepareSample(img, null, spec({ mode: 'eval', channels: 3 }));
+    expect(s.data.length).toBe(3 * 64 * 64);
+    expect(Array.from(s.data.subarray(0, 4096))).toEqual(Array.from(s.data.subarray(8192)));
+    expect(s.mask.every((v) => v === 0)).toBe(true);
+    expect(() => prepareSample(img, blobs(1, 64, 65), spec({}))).toThrow(/does not match/);
+  });
+
+  it('the warp map is seeded, moves pixels, and warping with the identity map changes nothing', () => {
+    const m1 = randomWarpMap(5, 32, 32, DEFAULT_WARP);
+    const m2 = randomWarpMap(5, 32, 32, DEFAULT_WARP);
+    expect(Array.from(m1.x)).toEqual(Array.from(m2.x));
+    const moved = m1.x.reduce((s, v, i) => s + Math.abs(v - (i % 32)), 0) / m1.x.length;
+    expect(moved).toBeGreaterThan(0.5);
+    const img = blobs(2, 32, 32);
+    const id = {
+      x: Float32Array.from({ length: 1024 }, (_, i) => i % 32),
+      y: Float32Array.from({ length: 1024 }, (_, i) => Math.floor(i / 32)),
+    };
+    expect(Array.from(warpBilinear(img, id, 32, 32).data)).toEqual(Array.from(img.data));
+    expect(thresholdMask({ width: 2, height: 1, channels: 1, data: Float32Array.from([0.5, 0.4999]) })).toEqual(Uint8Array.from([1, 0]));
+  });
+});

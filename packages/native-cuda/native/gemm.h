@@ -1,0 +1,198 @@
+// One implicit-GEMM description for every matrix product of the backend. A "conv problem" (n, c, h, w)
+// input, (o, c, ks, ks) weight, stride, padding, (oh, ow) output) is read in three ways:
+//   FWD   C[M = rb·o,  N = n·oh·ow] = A[M, K = kb·c·ks²] · B        (forward and modified forward passes)
+//   DGRAD C[M = rb·c,  N = n·h·w]   = A[M, K = kb·o·ks²] · B        (transposed conv: data gradient, relevance)
+//   WGRAD C[M = o,     N = c·ks²]   = A[M, K = n·oh·ow]  · B        (weight gradient)
+// A linear layer is the 1×1 conv of 1×1 images; a 2×2 stride-2 transposed conv is the DGRAD of a
+// 2×2 stride-2 conv (and its gradients the FWD and WGRAD of that conv).
+// Row blocks (rb) and K blocks (kb) let one product carry the sign-split and bounded forms of the LRP
+// rules: A's block (r, j) is the weight under transform wmode[r][j] (identity, W⁺, W⁻, W + γW⁺),
+// B's K block j is the input under srcmode[j] (FWD: a, a⁺, a⁻, −l[c], −h[c]) or the stabilised
+// quotient coef[j]·R / stab(z_j, e) (DGRAD, lrp = 1), and the epilogue multiplies each output row
+// block by mulmode[r] (DGRAD: 1, a, a⁺, a⁻, −l[c], −h[c]) and adds the transformed bias (FWD).
+// Loaders and epilogue are HD functions: the CUDA kernel and the host emulation use the same code.
+#pragma once
+#include "common.h"
+
+namespace lrpseg {
+
+enum GemmKind { GEMM_FWD = 0, GEMM_DGRAD = 1, GEMM_WGRAD = 2 };
+// T_A (epilogue only): the activation itself; T_ID in the epilogue is the constant 1.
+enum Transform { T_ZERO = 0, T_ID = 1, T_POS = 2, T_NEG = 3, T_GAMMA = 4, T_CHAN0 = 5, T_CHAN1 = 6, T_A = 7 };
+constexpr int MAX_BLOCKS = 3;
+
+struct GemmParams {
+  int kind;
+  int n, c, h, w, o, ks, stride, pad, oh, ow;
+  int rb, kb;
+  long long M, N, K;
+  signed char wmode[MAX_BLOCKS][MAX_BLOCKS];
+  signed char srcmode[MAX_BLOCKS];
+  signed char biasmode[MAX_BLOCKS];
+  signed char mulmode[MAX_BLOCKS];
+  float gamma;
+  const float* wt;      // weight (o, c, ks, ks)
+  const float* x;       // FWD: input; DGRAD: dy or R; WGRAD: dy (A operand)
+  const float* x2;      // WGRAD: the conv input (B operand)
+  const float* bias;    // FWD: (o); DGRAD: (c) (transposed-conv forward)
+  const float* z;       // DGRAD lrp: pre-activations, channel blocks of o
+  int zC;               // channels of z (kb·o)
+  const float* e;       // DGRAD lrp: stabiliser per sample, or null for eConst
+  float eConst;
+  float coef[MAX_BLOCKS];
+  int lrp;
+  const float* chan0;   // per-channel constants (zbox low), length c
+  const float* chan1;   // (zbox high)
+  const float* mul;     // DGRAD epilogue multiplier source (activation a), shape (n, c, h, w)
+  float* out;
+  int accumulate;       // epilogue adds to out instead of storing
+  // split-K (set by the launcher)
+  int splits;
+  long long kChunk;
+  float* partial;
+};
+
+HD inline float applyTransform(int mode, float v, float gamma) {
+  switch (mode) {
+    case T_ID: return v;
+    case T_POS: return v > 0.f ? v : 0.f;
+    case T_NEG: return v < 0.f ? v : 0.f;
+    case T_GAMMA: return v > 0.f ? v + gamma * v : v;
+    default: return 0.f;
+  }
+}
+
+HD inline float stabilise(float z, float e) { return z >= 0.f ? z + e : z - e; }
+
+// Index decomposition uses 32-bit unsigned division (64-bit division is many times slower on the
+// device); gemm() refuses products whose M, N or K reach 2³¹. Memory offsets are 64-bit.
+typedef unsigned int u32;
+typedef long long i64;
+
+HD inline float gemmLoadA(const GemmParams& p, i64 m64, i64 k64) {
+  const u32 m = (u32)m64, k = (u32)k64;
+  if (p.kind == GEMM_FWD) {
+    const u32 ckk = (u32)(p.c * p.ks * p.ks);
+    const u32 r = m / (u32)p.o, oo = m - r * (u32)p.o;
+    const u32 j = k / ckk, kk = k - j * ckk;
+    return applyTransform(p.wmode[r][j], p.wt[(i64)oo * ckk + kk], p.gamma);
+  }
+  if (p.kind == GEMM_DGRAD) {
+    const u32 kk2 = (u32)(p.ks * p.ks), okk = (u32)p.o * kk2;
+    const u32 r = m / (u32)p.c, cc = m - r * (u32)p.c;
+    const u32 j = k / okk, rem = k - j * okk;
+    const u32 oo = rem / kk2, t = rem - oo * kk2;
+    return applyTransform(p.wmode[r][j], p.wt[((i64)oo * p.c + cc) * kk2 + t], p.gamma);
+  }
+  // WGRAD: A = dy (o, n·oh·ow)
+  const u32 P = (u32)(p.oh * p.ow);
+  const u32 img = k / P, pp = k - img * P;
+  return p.x[((i64)img * p.o + m) * P + pp];
+}
+
+HD inline float gemmLoadB(const GemmParams& p, i64 k64, i64 n64) {
+  const u32 k = (u32)k64, ncol = (u32)n64;
+  const u32 ks = (u32)p.ks, kk2 = ks * ks;
+  if (p.kind == GEMM_FWD) {
+    const u32 ckk = (u32)p.c * kk2;
+    const u32 j = k / ckk, kk = k - j * ckk;
+    const u32 cc = kk / kk2, t = kk - cc * kk2;
+    const u32 kh = t / ks, kw = t - kh * ks;
+    const u32 P = (u32)(p.oh * p.ow);
+    const u32 img = ncol / P, pp = ncol - img * P;
+    const u32 oy = pp / (u32)p.ow, ox = pp - oy * (u32)p.ow;
+    const int iy = (int)(oy * p.stride + kh) - p.pad, ix = (int)(ox * p.stride + kw) - p.pad;
+    if (iy < 0 || ix < 0 || iy >= p.h || ix >= p.w) return 0.f;
+    const int mode = p.srcmode[j];
+    if (mode == T_CHAN0) return -p.chan0[cc];
+    if (mode == T_CHAN1) return -p.chan1[cc];
+    return applyTransform(mode, p.x[(((i64)img * p.c + cc) * p.h + iy) * p.w + ix], 0.f);
+  }
+  if (p.kind == GEMM_DGRAD) {
+    const u32 okk = (u32)p.o * kk2;
+    const u32 j = k / okk, rem = k - j * okk;
+    const u32 oo = rem / kk2, t = rem - oo * kk2;
+    const u32 kh = t / ks, kw = t - kh * ks;
+    const u32 HW = (u32)(p.h * p.w);
+    const u32 img = ncol / HW, q = ncol - img * HW;
+    const u32 iy = q / (u32)p.w, ix = q - iy * (u32)p.w;
+    const int ty = (int)(iy + p.pad) - (int)kh, tx = (int)(ix + p.pad) - (int)kw;
+    if (ty < 0 || tx < 0) return 0.f;
+    const u32 s = (u32)p.stride;
+    const u32 oy = (u32)ty / s, ox = (u32)tx / s;
+    if (oy * s != (u32)ty || ox * s != (u32)tx || oy >= (u32)p.oh || ox >= (u32)p.ow) return 0.f;
+    const i64 opix = (i64)oy * p.ow + ox;
+    const i64 P = (i64)p.oh * p.ow;
+    float v = p.x[((i64)img * p.o + oo) * P + opix];
+    if (p.lrp) {
+      const float zz = p.z[((i64)img * p.zC + (i64)j * p.o + oo) * P + opix];
+      const float e = p.e ? p.e[img] : p.eConst;
+      v = p.coef[j] * (v / stabilise(zz, e));
+    }
+    return v;
+  }
+  // WGRAD: B = im2col(x2)ᵀ, k = (img, oy, ox), ncol = (c, kh, kw)
+  const u32 P = (u32)(p.oh * p.ow);
+  const u32 img = k / P, pp = k - img * P;
+  const u32 oy = pp / (u32)p.ow, ox = pp - oy * (u32)p.ow;
+  const u32 cc = ncol / kk2, t = ncol - cc * kk2;
+  const u32 kh = t / ks, kw = t - kh * ks;
+  const int iy = (int)(oy * p.stride + kh) - p.pad, ix = (int)(ox * p.stride + kw) - p.pad;
+  if (iy < 0 || ix < 0 || iy >= p.h || ix >= p.w) return 0.f;
+  return p.x2[(((i64)img * p.c + cc) * p.h + iy) * p.w + ix];
+}
+
+HD inline void gemmEpilogue(const GemmParams& p, i64 m64, i64 n64, float acc) {
+  const u32 m = (u32)m64, ncol = (u32)n64;
+  i64 idx;
+  float v;
+  if (p.kind == GEMM_FWD) {
+    const u32 r = m / (u32)p.o, oo = m - r * (u32)p.o;
+    const u32 P = (u32)(p.oh * p.ow);
+    const u32 img = ncol / P, pp = ncol - img * P;
+    v = acc;
+    if (p.bias) v += applyTransform(p.biasmode[r], p.bias[oo], p.gamma);
+    idx = ((i64)img * p.M + m) * P + pp;
+  } else if (p.kind == GEMM_DGRAD) {
+    const u32 r = m / (u32)p.c, cc = m - r * (u32)p.c;
+    const u32 HW = (u32)(p.h * p.w);
+    const u32 img = ncol / HW, q = ncol - img * HW;
+    const i64 aIdx = ((i64)img * p.c + cc) * HW + q;
+    float mult = 1.f;
+    switch (p.mulmode[r]) {
+      case T_ZERO: mult = 0.f; break;
+      case T_ID: mult = 1.f; break;
+      case T_A: mult = p.mul[aIdx]; break;
+      case T_POS: case T_NEG: mult = applyTransform(p.mulmode[r], p.mul[aIdx], 0.f); break;
+      case T_CHAN0: mult = -p.chan0[cc]; break;
+      case T_CHAN1: mult = -p.chan1[cc]; break;
+    }
+    // The activation times the adjoint, a ⊙ Wᵀ(s), added to +0 as the reference accumulates into zeros
+    // (so 0·(negative) gives +0, not −0).
+    v = mult * acc + 0.f;
+    if (p.bias) v += applyTransform(p.biasmode[r], p.bias[cc], p.gamma);
+    idx = ((i64)img * p.M + m) * HW + q;
+  } else {
+    v = acc;
+    idx = (i64)m * p.N + ncol;
+  }
+  if (p.accumulate) p.out[idx] += v;
+  else p.out[idx] = v;
+}
+
+/** Fills M, N, K from the kind, the geometry and the block counts. */
+inline void gemmDims(GemmParams& p) {
+  const long long kk2 = (long long)p.ks * p.ks;
+  if (p.kind == GEMM_FWD) {
+    p.M = (long long)p.rb * p.o; p.N = (long long)p.n * p.oh * p.ow; p.K = (long long)p.kb * p.c * kk2;
+  } else if (p.kind == GEMM_DGRAD) {
+    p.M = (long long)p.rb * p.c; p.N = (long long)p.n * p.h * p.w; p.K = (long long)p.kb * p.o * kk2;
+  } else {
+    p.M = p.o; p.N = (long long)p.c * kk2; p.K = (long long)p.n * p.oh * p.ow;
+  }
+}
+
+/** Runs the product (tensor cores on the device; a float loop that rounds like them in the emulation). */
+void gemm(Ctx& ctx, GemmParams p, const char* op);
+
+}  // namespace lrpseg

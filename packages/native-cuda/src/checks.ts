@@ -1,0 +1,72 @@
+/**
+ * Argument checks that @lrpseg/core's shapes.ts does not cover, with the reference backend's messages
+ * (core keeps its copies under cpu/, which it does not export).
+ */
+import { LrpsegError, fmtShape as f, requireRank, shapeError, sameShape, sizeOf, type Shape, type Tensor } from '@lrpseg/core';
+
+export function checkShapeValid(op: string, shape: Shape): void {
+  for (const d of shape) {
+    if (!Number.isInteger(d) || d < 0) throw shapeError(op, `invalid shape ${f(shape)}`);
+  }
+}
+
+export function checkDataLength(op: string, length: number, shape: Shape): void {
+  checkShapeValid(op, shape);
+  if (length !== sizeOf(shape)) throw shapeError(op, `${length} values do not fit shape ${f(shape)} (size ${sizeOf(shape)})`);
+}
+
+export function checkReshape(op: string, x: Tensor, shape: Shape): void {
+  checkShapeValid(op, shape);
+  if (sizeOf(shape) !== x.size) throw shapeError(op, `cannot reshape ${f(x.shape)} (size ${x.size}) to ${f(shape)} (size ${sizeOf(shape)})`);
+}
+
+export function checkGradShape(op: string, dy: Tensor, expected: Shape, from: string): void {
+  if (!sameShape(dy.shape, expected)) throw shapeError(op, `dy ${f(dy.shape)} does not match the output shape ${f(expected)} of ${from}`);
+}
+
+export function checkAffine(op: string, x: Tensor, scale: readonly number[], shift: readonly number[]): void {
+  requireRank(op, 'x', x, 4);
+  const c = x.shape[1];
+  if (scale.length !== c || shift.length !== c) {
+    throw shapeError(op, `x ${f(x.shape)} has ${c} channels but got ${scale.length} scales and ${shift.length} shifts`);
+  }
+}
+
+export function checkSelectClass(op: string, x: Tensor, target: readonly number[]): void {
+  requireRank(op, 'x', x, 2);
+  const [n, k] = x.shape;
+  if (target.length !== n) throw shapeError(op, `${target.length} targets for x ${f(x.shape)}`);
+  for (const t of target) {
+    if (!Number.isInteger(t) || t < 0 || t >= k) throw shapeError(op, `target ${t} outside [0, ${k}) for x ${f(x.shape)}`);
+  }
+}
+
+export function checkSlice(op: string, x: Tensor, start: number, count: number): void {
+  requireRank(op, 'x', x, 4);
+  const c = x.shape[1];
+  if (!Number.isInteger(start) || !Number.isInteger(count) || start < 0 || count < 0 || start + count > c) {
+    throw shapeError(op, `channels [${start}, ${start + count}) outside x ${f(x.shape)}`);
+  }
+}
+
+export function checkClassWeights(op: string, logits: Tensor, classWeights: readonly number[] | undefined): void {
+  if (classWeights && classWeights.length !== logits.shape[1]) {
+    throw shapeError(op, `${classWeights.length} class weights for logits ${f(logits.shape)}`);
+  }
+}
+
+export function checkSameAll(op: string, named: readonly [string, Tensor][]): void {
+  const [n0, t0] = named[0];
+  for (const [n, t] of named.slice(1)) {
+    if (!sameShape(t.shape, t0.shape)) throw shapeError(op, `${n0} ${f(t0.shape)} and ${n} ${f(t.shape)} must have the same shape`);
+  }
+}
+
+export function checkAdamStep(op: string, step: number): void {
+  if (!Number.isInteger(step) || step < 1) throw new LrpsegError('BAD_INPUT', `${op}: step must be an integer ≥ 1, got ${step}`);
+}
+
+export function checkRelevance(op: string, r: Tensor, z: Tensor | undefined, yShape: Shape, from: string): void {
+  if (!sameShape(r.shape, yShape)) throw new LrpsegError('SHAPE_MISMATCH', `${op}: r ${f(r.shape)} does not match the output shape ${f(yShape)} of ${from}`);
+  if (z && !sameShape(z.shape, yShape)) throw new LrpsegError('SHAPE_MISMATCH', `${op}: z ${f(z.shape)} does not match the output shape ${f(yShape)} of ${from}`);
+}

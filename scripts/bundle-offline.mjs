@@ -1,0 +1,111 @@
+#!/usr/bin/env node
+// `pnpm bundle:offline`: lrpseg for a machine with Node but no registry (the lent GPU machine), in
+// build/offline/ (ignored by git; carry it with the device tool together with .device):
+//   lrpseg/cli.mjs          the CLI, bundled by esbuild (webgpu left out, sharp replaced by a stub: not needed there)
+//   lrpseg/bench.mjs        `lrpseg bench` alone (what scripts/device-check.sh runs; no other command's assets)
+//   lrpseg/conformance.mjs  the shared conformance suites on CUDA, with a minimal vitest stand-in
+//   lrpseg/native/*.node    the CUDA addon (and its host emulation), linux-x64
+//   lrpseg/native-deps/     native addons of bundled dependencies, this platform's only
+//   anchors/pytorch_lrp_bench.py  the PyTorch baseline from ../shared/anchors, to run in the same command
+// Build the workspace first (pnpm exec turbo run build), on a machine with nvcc for the CUDA addon.
+import { build } from 'esbuild';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const out = path.join(root, 'build', 'offline');
+const app = path.join(out, 'lrpseg');
+const nativeSrc = path.join(root, 'packages', 'native-cuda', 'dist', 'native');
+const shared = process.env.LRPSEG_SHARED ?? path.join(root, '..', 'shared');
+const fail = (msg) => {
+  process.stderr.write(`bundle:offline: ${msg}\n`);
+  process.exit(1);
+};
+
+for (const f of ['packages/cli/dist/main.js', 'packages/core/dist/testing/index.js', 'packages/native-cuda/dist/index.js']) {
+  if (!existsSync(path.join(root, f))) fail(`${f} is missing: build the workspace first (pnpm exec turbo run build)`);
+}
+if (!existsSync(path.join(nativeSrc, 'lrpseg_cuda.node'))) fail('packages/native-cuda/dist/native/lrpseg_cuda.node is missing: build native-cuda where nvcc is installed');
+
+rmSync(out, { recursive: true, force: true });
+mkdirSync(path.join(app, 'native'), { recursive: true });
+
+// Native addons that bundled packages require (e.g. the SVG renderer of the report commands) are copied,
+// for this platform only (linux-x64 when built here), to lrpseg/native-deps/ and required from there.
+const copyNativeAddons = {
+  name: 'copy-native-addons',
+  setup(b) {
+    b.onLoad({ filter: /\.node$/ }, (args) => {
+      const name = path.basename(args.path);
+      mkdirSync(path.join(app, 'native-deps'), { recursive: true });
+      copyFileSync(args.path, path.join(app, 'native-deps', name));
+      // A non-literal require: esbuild leaves it to run time (relative to the bundle's directory).
+      return { contents: `const load = require; module.exports = load(globalThis.__dirname + ${JSON.stringify(`/native-deps/${name}`)});`, loader: 'js' };
+    });
+  },
+};
+
+const common = {
+  plugins: [copyNativeAddons],
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  logLevel: 'warning',
+  external: ['webgpu'],
+  alias: { sharp: path.join(root, 'scripts/offline/sharp-stub.mjs') },
+  // CommonJS dependencies inside an ES module bundle still call require() and read __dirname.
+  banner: {
+    js: [
+      "import { createRequire as __lrpsegCreateRequire } from 'node:module';",
+      "import { fileURLToPath as __lrpsegFileURLToPath } from 'node:url';",
+      'const require = __lrpsegCreateRequire(import.meta.url);',
+      'globalThis.__filename ??= __lrpsegFileURLToPath(import.meta.url);',
+      "globalThis.__dirname ??= __lrpsegFileURLToPath(new URL('.', import.meta.url));",
+    ].join(' '),
+  },
+};
+// The whole CLI (best effort: other commands may need files that are not carried) and bench alone (what
+// the device check runs).
+try {
+  await build({ ...common, entryPoints: [path.join(root, 'packages/cli/dist/main.js')], outfile: path.join(app, 'cli.mjs') });
+} catch (e) {
+  process.stderr.write(`bundle:offline: the whole CLI did not bundle (${String(e.message).split('\n')[0]}); bench.mjs is unaffected\n`);
+}
+await build({ ...common, entryPoints: [path.join(root, 'scripts/offline/bench-entry.mjs')], outfile: path.join(app, 'bench.mjs') });
+// core's worker pools start workers from the source text of functions (eval workers, which have a plain
+// `require`); esbuild renames their require() calls to its __require helper, which workers lack.
+const plainRequire = (file) => writeFileSync(file, readFileSync(file, 'utf8').replace(/\b__require\(/g, 'require('));
+for (const f of ['cli.mjs', 'bench.mjs']) if (existsSync(path.join(app, f))) plainRequire(path.join(app, f));
+await build({
+  ...common,
+  entryPoints: [path.join(root, 'scripts/offline/conformance-entry.mjs')],
+  outfile: path.join(app, 'conformance.mjs'),
+  alias: {
+    sharp: path.join(root, 'scripts/offline/sharp-stub.mjs'),
+    vitest: path.join(root, 'scripts/offline/vitest-shim.mjs'),
+    '@lrpseg/core/testing': path.join(root, 'packages/core/dist/testing/index.js'),
+    '@lrpseg/native-cuda': path.join(root, 'packages/native-cuda/dist/index.js'),
+  },
+});
+plainRequire(path.join(app, 'conformance.mjs'));
+for (const f of readdirSync(nativeSrc)) if (f.endsWith('.node')) copyFileSync(path.join(nativeSrc, f), path.join(app, 'native', f));
+
+const anchor = path.join(shared, 'anchors', 'pytorch_lrp_bench.py');
+if (existsSync(anchor)) {
+  mkdirSync(path.join(out, 'anchors'), { recursive: true });
+  copyFileSync(anchor, path.join(out, 'anchors', 'pytorch_lrp_bench.py'));
+} else {
+  process.stderr.write(`bundle:offline: ${anchor} not found; the device check will run without the PyTorch baseline\n`);
+}
+
+function du(p) {
+  const s = statSync(p);
+  return s.isDirectory() ? readdirSync(p).reduce((t, f) => t + du(path.join(p, f)), 0) : s.size;
+}
+for (const f of ['lrpseg/cli.mjs', 'lrpseg/bench.mjs', 'lrpseg/conformance.mjs', 'lrpseg/native', 'lrpseg/native-deps', 'anchors']) {
+  const p = path.join(out, f);
+  if (existsSync(p)) process.stdout.write(`  ${f.padEnd(24)} ${(du(p) / 2 ** 20).toFixed(2)} MiB\n`);
+}
+process.stdout.write(`bundle:offline: build/offline is ${(du(out) / 2 ** 20).toFixed(2)} MiB\n`);
