@@ -45,7 +45,7 @@ import { BACKEND_NAMES, createBackend, resolveThreads, type BackendName } from '
 import { UsageError, oneLine } from '../errors.js';
 import { Progress, ensureDir, writeFileAtomic, type CliIo } from '../io.js';
 import { openModel, variantName } from '../model.js';
-import { ALL_VIEWS, binarizeTruth, flipPlanar, prepareItem, readEvalData, readTruth, type EvalItem, type EvalView } from '../report/eval-data.js';
+import { ALL_VIEWS, binarizeTruth, flipPlanar, prepareItem, readEvalData, readTruth, type EvalCrop, type EvalItem, type EvalView } from '../report/eval-data.js';
 import { planarToRgb } from '../report/masks.js';
 import type { PanelRow } from '../report/panels.js';
 import type { PrSeries } from '../report/plots.js';
@@ -62,6 +62,8 @@ export interface EvalOptions {
   readonly truth?: string;
   readonly subset: string;
   readonly views: readonly EvalView[];
+  /** Model-sized window: 'defect' (default) centres it on the defect; 'center' is the paper's crop. */
+  readonly crop?: EvalCrop;
   readonly out: string;
   readonly target: string;
   readonly pool: PoolRule;
@@ -232,7 +234,7 @@ async function evalModel(
     const batchViews: { v: View; data: Float32Array }[] = [];
     for (const item of batch) {
       try {
-        const p = await prepareItem(item, [h, w], c);
+        const p = await prepareItem(item, [h, w], c, o.crop ?? 'defect');
         for (const view of o.views) {
           batchViews.push({
             v: { item, view, key: viewKey(item, view, o.views), label: p.label, truth: flipPlanar(p.truth, 1, h, w, view) },
@@ -656,6 +658,11 @@ export function registerEval(program: Command, io: CliIo, setResult: (code: numb
     .option('--truth <dir>', 'ground-truth masks <stem>.png, when not beside the images')
     .option('--subset <name>', "the manifest's subset", 'test')
     .option('--no-flips', 'score each image only, not its flipped copies')
+    .addOption(
+      new Option('--crop <how>', "model-sized window: 'defect' centres it on the defect (default; the paper's images were hand-cropped so that any crop holds it), 'center' is the paper's literal centre crop")
+        .choices(['defect', 'center'])
+        .default('defect'),
+    )
     .requiredOption('-o, --out <dir>', 'report folder')
     .option('--target <class>', 'the defect class: index or name', '1')
     .addOption(new Option('--pool <rule>', 'max-pool relevance rule').choices(['wta', 'avg']).default('wta'))
@@ -683,6 +690,7 @@ export function registerEval(program: Command, io: CliIo, setResult: (code: numb
             ...(opts.truth !== undefined ? { truth: opts.truth as string } : {}),
             subset: opts.subset as string,
             views: opts.flips === false ? ['identity'] : [...ALL_VIEWS],
+            crop: opts.crop as EvalCrop,
             out: opts.out as string,
             target: opts.target as string,
             pool: opts.pool as PoolRule,

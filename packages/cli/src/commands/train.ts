@@ -22,7 +22,7 @@ import {
   type MaskedBatch,
   type Model,
   type OptimizerKind,
-  type SeededRng,
+  SeededRng,
   type UNetEpochRecord,
 } from '@lrpseg/core';
 import {
@@ -99,11 +99,14 @@ export async function openManifest(file: string, dataOverride?: string): Promise
   return { manifest, root };
 }
 
-/** At most `limit` entries per label, taken in manifest order (deterministic). */
-function limitPerLabel(entries: readonly ManifestEntry[], limit: number | undefined): ManifestEntry[] {
+/**
+ * At most `limit` entries per label, a seeded random choice (manifest order would take the first
+ * captures only, which share their lighting, and give an unrepresentative validation set).
+ */
+function limitPerLabel(entries: readonly ManifestEntry[], limit: number | undefined, seed: number): ManifestEntry[] {
   if (limit === undefined) return [...entries];
   const seen = new Map<number, number>();
-  return entries.filter((e) => {
+  return new SeededRng(seed).shuffle([...entries]).filter((e) => {
     const n = seen.get(e.label) ?? 0;
     seen.set(e.label, n + 1);
     return n < limit;
@@ -146,8 +149,8 @@ async function writeCurves(out: string, name: string, title: string, points: Cur
 
 export async function trainClassifierCommand(o: ClassifierTrainOptions, io: CliIo): Promise<number> {
   const { manifest, root } = await openManifest(o.manifest, o.data);
-  const trainEntries = limitPerLabel(requireSubset(manifest, 'train', o.manifest), o.limit);
-  const valEntries = limitPerLabel(requireSubset(manifest, 'val', o.manifest), o.limit);
+  const trainEntries = limitPerLabel(requireSubset(manifest, 'train', o.manifest), o.limit, o.seed);
+  const valEntries = limitPerLabel(requireSubset(manifest, 'val', o.manifest), o.limit, o.seed + 1);
   await mkdirp(o.out);
   const lastFile = path.join(o.out, 'last.ckpt.safetensors');
   const bestFile = path.join(o.out, 'best.ckpt.safetensors');
@@ -243,8 +246,8 @@ export async function trainUNetCommand(o: UNetTrainOptions, io: CliIo): Promise<
   const { manifest, root } = await openManifest(o.manifest, o.data);
   // The U-Net learns from pixel labels: defective images only (defect-free ones have empty masks and
   // are kept too, at their share, so that it also sees clean surfaces).
-  const trainEntries = limitPerLabel(requireSubset(manifest, 'train', o.manifest), o.limit);
-  const valEntries = limitPerLabel(requireSubset(manifest, 'val', o.manifest), o.limit).filter((e) => e.label === 1);
+  const trainEntries = limitPerLabel(requireSubset(manifest, 'train', o.manifest), o.limit, o.seed);
+  const valEntries = limitPerLabel(requireSubset(manifest, 'val', o.manifest), o.limit, o.seed + 1).filter((e) => e.label === 1);
   await mkdirp(o.out);
   const logFile = path.join(o.out, 'train-log.jsonl');
   const modelFile = path.join(o.out, 'unet.safetensors');
