@@ -38,7 +38,7 @@ describe.skipIf(!HAVE_BLOWHOLE)('eval on real images', () => {
 
   it('model form: metrics.json, the Table 3 Markdown, PR curves and panels; numbers as computed directly', async () => {
     const out = path.join(dir, 'report');
-    const r = await lrpseg('eval', '--model', model, '--rules', 'ours,montavon', '--data', data, '--out', out, '--batch-size', '2');
+    const r = await lrpseg('eval', '--model', model, '--rules', 'ours,montavon', '--data', data, '--out', out, '--batch-size', '2', '--crop', 'center');
     expect(r.code, r.stderr).toBe(0);
     const rep = readReport(out);
     expect(rep.data).toMatchObject({ items: 4, defective_items: 3, views: ['identity', 'hflip', 'vflip'], defective_views: 9, failed: [] });

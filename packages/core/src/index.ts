@@ -2,6 +2,7 @@ export * from './errors.js';
 export * from './tensor.js';
 export * from './backend.js';
 export * from './shapes.js';
+export * from './checks.js';
 export * from './random.js';
 export * from './lrp/rule.js';
 export * from './lrp/parse.js';

@@ -12,7 +12,7 @@ import {
 import {
   checkAdamStep, checkAffine, checkClassWeights, checkDataLength, checkGradShape, checkReshape, checkSameAll, checkSelectClass,
   checkShapeValid, checkSlice, checkRelevance,
-} from './checks.js';
+} from '@lrpseg/core';
 import { convProblem, convT2Problem, linearProblem, packGemm, type ConvProblem, type GemmSpec } from './gemm.js';
 import { asLrpsegError, type DeviceInfo, type NativeContext } from './native.js';
 import { relevance, type RelevanceDevice } from './relevance.js';

@@ -19,7 +19,7 @@ import { BufferPool } from './buffer-pool.js';
 import {
   checkAdamStep, checkAffine, checkClassWeights, checkDataLength, checkGradShape, checkReshape, checkSameAll, checkSelectClass,
   checkShapeValid, checkSlice,
-} from './checks.js';
+} from '@lrpseg/core';
 import { CommandQueue } from './command-queue.js';
 import type { AcquiredDevice, WebgpuOptions } from './device.js';
 import { PipelineCache } from './pipeline-cache.js';
@@ -63,6 +63,8 @@ export class WebgpuBackend implements Backend {
   readonly gemmMode: GemmMode;
   /** The tiles of the tiled kernels (square, and wide/tall for products with few rows/columns). */
   readonly tiles: TileSet;
+  /** f32 tiles for the relevance products, also in f16 mode (R / stab(z) can exceed f16's range). */
+  private readonly exactTiles: TileSet;
   /** Whether the matrix products stage f16 operand tiles (opt-in, needs shader-f16). */
   readonly f16: boolean;
   private readonly queue: CommandQueue;
@@ -81,8 +83,12 @@ export class WebgpuBackend implements Backend {
     this.device = device;
     this.adapterDescription = acquired.description;
     this.f16 = acquired.f16;
-    const fixed = opts.tile ? { ...opts.tile, f16: this.f16 } : null;
-    this.tiles = fixed ? { square: fixed, wide: fixed, tall: fixed } : chooseTiles(device.limits, this.f16);
+    const tilesFor = (f16: boolean): TileSet => {
+      const fixed = opts.tile ? { ...opts.tile, f16 } : null;
+      return fixed ? { square: fixed, wide: fixed, tall: fixed } : chooseTiles(device.limits, f16);
+    };
+    this.tiles = tilesFor(this.f16);
+    this.exactTiles = this.f16 ? tilesFor(false) : this.tiles;
     this.gemmMode = opts.kernels === 'naive' ? 'naive' : this.tiles.square;
     this.maxBinding = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
     this.maxPerDim = device.limits.maxComputeWorkgroupsPerDimension;
@@ -212,14 +218,14 @@ export class WebgpuBackend implements Backend {
     this.run(kernel, { G: groups, ...params }, buffers, flatGrid(groups, this.maxPerDim));
   }
 
-  private gemm(spec: GemmSpec, m: number, n: number, k: number, params: Readonly<Record<string, number>>, buffers: readonly GPUBuffer[]): void {
-    const mode: GemmMode = this.gemmMode === 'naive' ? 'naive' : pickTile(this.tiles, m, n);
+  private gemm(spec: GemmSpec, m: number, n: number, k: number, params: Readonly<Record<string, number>>, buffers: readonly GPUBuffer[], exact = false): void {
+    const mode: GemmMode = this.gemmMode === 'naive' ? 'naive' : pickTile(exact ? this.exactTiles : this.tiles, m, n);
     this.run(gemmKernel(spec, mode), { M: m, N: n, K: k, ...params }, buffers, gemmGrid(m, n, mode, this.maxPerDim));
   }
 
   private context(scratch: (floats: number) => GPUBuffer, upload: (v: Float32Array) => GPUBuffer): RelevanceContext {
     return {
-      gemm: (s, m, n, k, p, b) => this.gemm(s, m, n, k, p, b),
+      gemm: (s, m, n, k, p, b) => this.gemm(s, m, n, k, p, b, true),
       reduce: (kn, g, p, b) => this.reduce(kn, g, p, b),
       map: (kn, c, p, b) => this.map(kn, c, p, b),
       scratch,

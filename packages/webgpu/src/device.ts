@@ -13,8 +13,9 @@ export interface WebgpuOptions {
   /** GEMM kernels: 'tiled' (default, workgroup-memory tiles) or 'naive' (kept for comparison). */
   readonly kernels?: 'tiled' | 'naive';
   /**
-   * Opt in to f16 operand tiles in the matrix products where the adapter has `shader-f16`
-   * (accumulation stays f32; per-op error grows to about 1e-3). Ignored where the adapter lacks it.
+   * Opt in to f16 operand tiles in the matrix products of the forward pass and the gradients where the
+   * adapter has `shader-f16` (accumulation stays f32; per-op error grows to about 1e-3). The relevance
+   * ops stay f32: their quotients R / stab(z, e) exceed f16's range. Ignored where the adapter lacks it.
    */
   readonly f16?: boolean;
   /** A GEMM tile to use instead of the one chosen from the adapter's limits (benchmarks). */

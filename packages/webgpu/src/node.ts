@@ -27,6 +27,8 @@ export function dawnGpu(): Promise<GPU> {
       throw new LrpsegError('NO_DEVICE', `webgpu backend: cannot load Dawn (the 'webgpu' package): ${(e as Error).message.split('\n')[0]}`, { cause: e });
     }
     Object.assign(globalThis, mod.globals);
+    // Every kernel writes its workgroup memory before reading it, so Dawn's zero-initialisation is
+    // skipped: on SwiftShader it costs seconds of compilation per tiled kernel (docs/webgpu.md).
     return mod.create(['enable-dawn-features=disable_workgroup_init']);
   })();
   return dawn;

@@ -15,7 +15,7 @@ import { sizeOf, type Shape, type Tensor } from '../tensor.js';
 import {
   checkAdamStep, checkAffine, checkClassWeights, checkDataLength, checkGradShape, checkReshape, checkSameAll, checkSelectClass,
   checkShapeValid, checkSlice,
-} from './checks.js';
+} from '../checks.js';
 import { conv2dBackwardData, conv2dBackwardFilter, conv2dForward, convGeometry } from './kernels/conv.js';
 import { convT2Geometry, convTranspose2x2Backward, convTranspose2x2Forward } from './kernels/convtranspose.js';
 import * as ew from './kernels/elementwise.js';

@@ -1,10 +1,11 @@
 /**
- * Argument checks of Backend ops not covered by shapes.ts (shared by backends: pure TS, no CPU specifics).
+ * Argument checks of Backend ops not covered by shapes.ts, shared by every backend (exported by core) so
+ * that all refuse the same inputs with the same words.
  * Each throws SHAPE_MISMATCH (or BAD_INPUT for non-shape arguments) naming the op and the shapes.
  */
-import { LrpsegError, fmtShape as f, shapeError } from '../errors.js';
-import { sameShape, sizeOf, type Shape, type Tensor } from '../tensor.js';
-import { requireRank } from '../shapes.js';
+import { LrpsegError, fmtShape as f, shapeError } from './errors.js';
+import { sameShape, sizeOf, type Shape, type Tensor } from './tensor.js';
+import { requireRank } from './shapes.js';
 
 export function checkShapeValid(op: string, shape: Shape): void {
   for (const d of shape) {
@@ -67,4 +68,10 @@ export function checkSameAll(op: string, named: readonly [string, Tensor][]): vo
 
 export function checkAdamStep(op: string, step: number): void {
   if (!Number.isInteger(step) || step < 1) throw new LrpsegError('BAD_INPUT', `${op}: step must be an integer ≥ 1, got ${step}`);
+}
+
+/** The relevance `r` (and the forward pre-activation `z`, if given) must have the layer's output shape. */
+export function checkRelevance(op: string, r: Tensor, z: Tensor | undefined, yShape: Shape, from: string): void {
+  if (!sameShape(r.shape, yShape)) throw new LrpsegError('SHAPE_MISMATCH', `${op}: r ${f(r.shape)} does not match the output shape ${f(yShape)} of ${from}`);
+  if (z && !sameShape(z.shape, yShape)) throw new LrpsegError('SHAPE_MISMATCH', `${op}: z ${f(z.shape)} does not match the output shape ${f(yShape)} of ${from}`);
 }
