@@ -18,6 +18,7 @@ import { dataCommand } from './commands/data.js';
 import { registerSegment } from './commands/segment.js';
 import { registerEval } from './commands/eval.js';
 import { registerTrain } from './commands/train.js';
+import { registerReproduce } from './commands/reproduce.js';
 
 function packageVersion(): string {
   try {
@@ -207,6 +208,7 @@ function buildProgram(io: CliIo, setResult: (code: number) => void): Command {
   registerSegment(program, io, setResult);
   registerEval(program, io, setResult);
   registerTrain(program, io, setResult);
+  registerReproduce(program, io, setResult);
 
   return program;
 }

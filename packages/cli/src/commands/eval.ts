@@ -23,6 +23,7 @@ import {
   classificationScores,
   classifyAndExplain,
   countPixels,
+  loadUNet,
   expectNpy,
   isSegmentMethod,
   noSkillPrecision,
@@ -37,6 +38,7 @@ import {
   type PrPoint,
   type SegmentMethod,
   type SegmentationScores,
+  type UNet,
 } from '@lrpseg/core';
 import { createSegmentPool, type SegmentPool } from '@lrpseg/core/node';
 import { cropRegion, prepareForModel, readImageFile } from '@lrpseg/datasets';
@@ -44,7 +46,7 @@ import { collect, intArg } from '../args.js';
 import { BACKEND_NAMES, createBackend, resolveThreads, type BackendName } from '../backends.js';
 import { UsageError, oneLine } from '../errors.js';
 import { Progress, ensureDir, writeFileAtomic, type CliIo } from '../io.js';
-import { openModel, variantName } from '../model.js';
+import { openModel, readModelBytes, variantName } from '../model.js';
 import { ALL_VIEWS, binarizeTruth, flipPlanar, prepareItem, readEvalData, readTruth, type EvalCrop, type EvalItem, type EvalView } from '../report/eval-data.js';
 import { planarToRgb } from '../report/masks.js';
 import type { PanelRow } from '../report/panels.js';
@@ -58,6 +60,8 @@ export interface EvalOptions {
   readonly rules: readonly string[];
   readonly methods: readonly SegmentMethod[];
   readonly preds: readonly string[];
+  /** U-Net models (score = sigmoid output, mask = score > 0.5), scored beside the model form or alone. */
+  readonly unets?: readonly string[];
   readonly data: readonly string[];
   readonly truth?: string;
   readonly subset: string;
@@ -368,6 +372,81 @@ async function evalModel(
   return { classification, configs, panels, series, views };
 }
 
+// ---- U-Net form ---------------------------------------------------------------------------------
+
+/** U-Net rows appear under every rule set in the tables, as in the paper's Table 3. */
+export const UNET_NETWORK = 'U-Net';
+export const UNET_METHOD = 'unet';
+
+interface UNetRun {
+  readonly config: ConfigMetrics;
+  readonly series: PrSeries;
+  readonly panel: PanelRow[];
+  readonly views: View[];
+}
+
+/**
+ * Scores a U-Net on the same views as the model form: its sigmoid output is the per-pixel score (PR
+ * curve, AP) and score > 0.5 the mask. There is no classifier, so no gate: both modes are the same.
+ */
+async function evalUNet(file: string, unet: UNet, items: readonly EvalItem[], o: EvalOptions, state: RunState, progress: Progress, io: CliIo): Promise<UNetRun> {
+  const [h, w] = unet.meta.input_size;
+  const c = unet.meta.arch.in_channels;
+  const hw = h * w;
+  const acc = new ModeAccumulator(true);
+  const views: View[] = [];
+  const panel: PanelRow[] = [];
+  for (let start = 0; start < items.length && !state.stopped; start += o.batchSize) {
+    const batch = items.slice(start, start + o.batchSize);
+    const defective: { v: View; data: Float32Array }[] = [];
+    for (const item of batch) {
+      try {
+        const p = await prepareItem(item, [h, w], c, o.crop ?? 'defect');
+        for (const view of o.views) {
+          const v: View = { item, view, key: viewKey(item, view, o.views), label: p.label, truth: flipPlanar(p.truth, 1, h, w, view) };
+          views.push(v);
+          if (v.label === 1) defective.push({ v, data: flipPlanar(p.image.data, c, h, w, view) });
+        }
+      } catch (e) {
+        reportFailure(state, progress, io, item.image, e, o.failFast);
+        if (state.stopped) break;
+      }
+    }
+    if (state.stopped) break;
+    if (defective.length > 0) {
+      const x = unet.backend.fromArray(concat(defective.map((d) => d.data)), [defective.length, c, h, w]);
+      let scores: Float32Array;
+      try {
+        const pr = unet.predict(x);
+        try {
+          scores = await pr.read();
+        } finally {
+          pr.dispose();
+        }
+      } finally {
+        x.dispose();
+      }
+      defective.forEach((d, q) => {
+        const score = scores.slice(q * hw, (q + 1) * hw);
+        const mask = Uint8Array.from(score, (s) => (s > 0.5 ? 1 : 0));
+        acc.add(d.v.key, mask, d.v.truth, score);
+        if (d.v.view === 'identity' && panel.length < o.examples) {
+          panel.push({ label: d.v.item.id, inputRgb: planarToRgb(d.data, c, w, h), truth: d.v.truth, heatmap: score, masks: [mask] });
+        }
+      });
+    }
+    progress.advance(batch.length);
+  }
+  const m = acc.result();
+  const points = (m.pr_curve ?? []).map(([recall, precision, threshold]) => ({ recall, precision, threshold }));
+  return {
+    config: { network: UNET_NETWORK, model: file, rules: '-', method: UNET_METHOD, gated: m, ungated: m },
+    series: { name: `${UNET_NETWORK} (AP ${fmt(m.ap)})`, points },
+    panel,
+    views,
+  };
+}
+
 function concat(parts: readonly Float32Array[]): Float32Array {
   const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
   let o = 0;
@@ -378,7 +457,7 @@ function concat(parts: readonly Float32Array[]): Float32Array {
   return out;
 }
 
-const methodLabel = (m: string): string => (m === 'simple' ? 'Simple' : m.toUpperCase());
+const methodLabel = (m: string): string => (m === 'simple' ? 'Simple' : m === UNET_METHOD ? 'U-Net' : m.toUpperCase());
 const fmt = (x: number | null): string => (x === null || Number.isNaN(x) ? '—' : x.toFixed(3));
 const safeName = (s: string): string => s.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '') || 'x';
 
@@ -488,20 +567,23 @@ async function evalPredictions(
 // ---- the command --------------------------------------------------------------------------------
 
 export async function evalCommand(o: EvalOptions, io: CliIo): Promise<number> {
-  if ((o.models.length > 0) === (o.preds.length > 0)) throw new UsageError('eval: give either --model (with --rules) or --pred, not both and not neither');
+  const unets = o.unets ?? [];
+  if (o.preds.length > 0 && (o.models.length > 0 || unets.length > 0)) throw new UsageError('eval: --pred cannot be combined with --model or --unet');
+  if (o.models.length === 0 && o.preds.length === 0 && unets.length === 0) throw new UsageError('eval: give --model (with --rules), --unet, or --pred');
   if (o.models.length > 0 && o.rules.length === 0) throw new UsageError('eval: --model needs --rules (e.g. --rules ours,montavon)');
   const data = await readEvalData(o.data, o.truth, o.subset);
-  const views = o.models.length > 0 ? (o.views.length === ALL_VIEWS.length && data.views ? data.views : o.views) : (['identity'] as EvalView[]);
+  const views = o.preds.length === 0 ? (o.views.length === ALL_VIEWS.length && data.views ? data.views : o.views) : (['identity'] as EvalView[]);
   await ensureDir(o.out);
   const state: RunState = { failed: [], stopped: false };
-  const progress = new Progress(io, 'eval', data.items.length * Math.max(o.models.length, o.preds.length), 'images', { quiet: o.quiet, steps: 2 });
+  const progress = new Progress(io, 'eval', data.items.length * Math.max(o.models.length + unets.length, o.preds.length), 'images', { quiet: o.quiet, steps: 2 });
   const configs: ConfigMetrics[] = [];
   const classification: NamedClassification[] = [];
   const figures: { name: string; title: string; series: PrSeries[] }[] = [];
   const panels: { name: string; title: string; methods: string[]; rows: PanelRow[]; size: [number, number] }[] = [];
   let evaluatedViews: View[] = [];
 
-  if (o.models.length > 0) {
+  const eo: EvalOptions = { ...o, views };
+  if (o.preds.length === 0) {
     const threads = resolveThreads(o.threads, io.env);
     const backend = await createBackend(o.backend, threads !== undefined ? { threads } : {});
     const pool = createSegmentPool({ threads: o.segmentThreads ?? defaultSegmentThreads(io.env) });
@@ -512,7 +594,7 @@ export async function evalCommand(o: EvalOptions, io: CliIo): Promise<number> {
         const names = networkNames(o.models, loaded.map((m) => variantName(m.meta)));
         const figureSeries = new Map<string, PrSeries[]>();
         for (let mi = 0; mi < loaded.length && !state.stopped; mi++) {
-          const run = await evalModel(o.models[mi], names[mi], loaded[mi], data.items, o, pool, state, progress, io);
+          const run = await evalModel(o.models[mi], names[mi], loaded[mi], data.items, eo, pool, state, progress, io);
           configs.push(...run.configs);
           classification.push(run.classification);
           if (mi === 0) evaluatedViews = run.views;
@@ -525,6 +607,26 @@ export async function evalCommand(o: EvalOptions, io: CliIo): Promise<number> {
             panels.push({ name: `examples-${safeName(names[mi])}-${safeName(p.rules)}`, title: `${names[mi]}, rules ${p.rules}`, methods: o.methods.map(methodLabel), rows: p.rows, size: [h, w] });
           }
         }
+        const unetSeries: PrSeries[] = [];
+        for (const file of unets) {
+          if (state.stopped) break;
+          const unet = loadUNet(backend, await readModelBytes(file));
+          try {
+            const run = await evalUNet(file, unet, data.items, eo, state, progress, io);
+            configs.push(run.config);
+            if (evaluatedViews.length === 0) evaluatedViews = run.views;
+            if (run.series.points.length > 0) unetSeries.push(run.series);
+            const [h, w] = unet.meta.input_size;
+            panels.push({ name: `examples-unet-${safeName(path.basename(file, path.extname(file)))}`, title: `U-Net ${path.basename(file)} (score, mask = score > 0.5)`, methods: ['U-Net'], rows: run.panel, size: [h, w] });
+          } finally {
+            unet.dispose();
+          }
+        }
+        for (const r of o.rules) {
+          figureSeries.set(r, [...(figureSeries.get(r) ?? []), ...unetSeries]);
+          figureSeries.set(`${r}\u0000ungated`, [...(figureSeries.get(`${r}\u0000ungated`) ?? []), ...unetSeries]);
+        }
+        if (o.rules.length === 0 && unetSeries.length > 0) figures.push({ name: 'pr-unet', title: 'Precision-recall, U-Net', series: unetSeries });
         for (const r of o.rules) {
           figures.push({ name: `pr-${safeName(r)}`, title: `Precision-recall, LRP rules "${r}" (gate on)`, series: figureSeries.get(r) ?? [] });
           figures.push({ name: `pr-${safeName(r)}-ungated`, title: `Precision-recall, LRP rules "${r}" (no gate)`, series: figureSeries.get(`${r}\u0000ungated`) ?? [] });
@@ -579,18 +681,23 @@ export async function evalCommand(o: EvalOptions, io: CliIo): Promise<number> {
   await writeFileAtomic(path.join(o.out, 'metrics.json'), new TextEncoder().encode(JSON.stringify(report, null, 1) + '\n'));
 
   const cells = (m: ModeMetrics): ScoreCells => ({ iou: m.iou, precision: m.precision, recall: m.recall, meanImageIoU: m.mean_image_iou, ap: m.ap });
-  const rows: ConfigRow[] = configs.map((cfg) => ({
-    network: cfg.network,
-    rules: cfg.rules,
-    method: methodLabel(cfg.method),
-    gated: cells(cfg.gated),
-    ungated: cfg.ungated ? cells(cfg.ungated) : null,
-  }));
+  // a U-Net row has no rule set: it is shown under each one (as the paper's Table 3 does)
+  const rowRules = (cfg: ConfigMetrics): readonly string[] => (cfg.method === UNET_METHOD && o.rules.length > 0 ? o.rules : [cfg.rules]);
+  const rows: ConfigRow[] = configs.flatMap((cfg) =>
+    rowRules(cfg).map((rules) => ({
+      network: cfg.network,
+      rules,
+      method: methodLabel(cfg.method),
+      gated: cells(cfg.gated),
+      ungated: cfg.ungated ? cells(cfg.ungated) : null,
+    })),
+  );
   const classRows: ClassificationRow[] = classification.map((c) => ({ network: c.network, views: c.views, tpr: c.tpr, tnr: c.tnr, balancedAccuracy: c.balancedAccuracy }));
   const notes = [
     `Data: ${data.sources.join(', ')}; ${data.items.length} images, ${report.data.defective_items} defective; views ${views.join(', ')} (${defViews.length} defective views scored).`,
     'Ground truth: mask pixels ≥ 128 are damage. IoU, precision and recall pool TP, FP and FN over every pixel of every scored view.',
-    o.models.length > 0
+    ...(unets.length > 0 ? ['U-Net: its sigmoid output is the per-pixel score (PR curve, AP), score > 0.5 the mask; it has no classifier gate.'] : []),
+    o.preds.length === 0
       ? 'Gate on: a view the classifier calls defect-free gets an empty mask (and zero scores in the PR curves). Simple\'s PR curve uses normalize01(R).'
       : 'Predictions as written by lrpseg segment (its gate, if it was on, is already in the masks).',
     ...(state.failed.length > 0 ? [`${state.failed.length} input(s) could not be evaluated (see metrics.json, data.failed).`] : []),
@@ -654,6 +761,7 @@ export function registerEval(program: Command, io: CliIo, setResult: (code: numb
     .option('--rules <specs>', 'rule sets, comma-separated (e.g. ours,montavon; repeatable)', splitList)
     .option('--methods <list>', 'methods, comma-separated (default simple,gmm,bmm)', splitList)
     .option('--pred <dir>', 'a folder of predicted masks from lrpseg segment (repeatable)', collect)
+    .option('--unet <file>', 'a U-Net (lrpseg train unet) to score beside --model, or alone: sigmoid score per pixel, mask = score > 0.5 (repeatable)', collect)
     .option('--data <path>', 'images and masks: a folder or a manifest .json (repeatable)', collect)
     .option('--truth <dir>', 'ground-truth masks <stem>.png, when not beside the images')
     .option('--subset <name>', "the manifest's subset", 'test')
@@ -686,6 +794,7 @@ export function registerEval(program: Command, io: CliIo, setResult: (code: numb
             rules: (opts.rules as string[] | undefined) ?? [],
             methods: methods as SegmentMethod[],
             preds: (opts.pred as string[] | undefined) ?? [],
+            unets: (opts.unet as string[] | undefined) ?? [],
             data: opts.data as string[],
             ...(opts.truth !== undefined ? { truth: opts.truth as string } : {}),
             subset: opts.subset as string,
