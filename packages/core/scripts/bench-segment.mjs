@@ -35,8 +35,9 @@ const median = (xs) => {
 };
 const results = {};
 for (const method of SEGMENT_METHODS) {
-  // warm-up: every map once (JIT)
-  for (const data of maps) segmentMap(method, { data, height: h, width: w });
+  // warm-up: every map three times (JIT: a map that takes a branch the others did not can deoptimise a
+  // function once, and the re-optimisation runs on a background thread that a busy machine delays)
+  for (let k = 0; k < 3; k++) for (const data of maps) segmentMap(method, { data, height: h, width: w });
   const perMap = maps.map((data) => {
     const times = [];
     let r;

@@ -2,6 +2,7 @@
  * GMM: a 3-component 1-D Gaussian mixture on the 5×5-mean-filtered map, initialised by k-means and
  * fitted by EM the way scikit-learn's GaussianMixture does it (SEGMENTATION.md).
  */
+import { expNonPositive } from './exp.js';
 import { mean5 } from './filters.js';
 import { kmeans1dSorted, quantileSorted } from './kmeans1d.js';
 import { sortedFloat64 } from './sort.js';
@@ -55,13 +56,16 @@ function compile(g: Gmm1d): Compiled {
 }
 
 /**
- * One E-step over x fused with the sums of the next M-step. Returns the mean log-likelihood and the new
- * parameters. Specialised for 3 components (the only count SEGMENTATION.md uses), in log space.
+ * One E-step over x fused with the sums of the next M-step, written into `sums` (n, Σ r·(x − m_old),
+ * Σ r·(x − m_old)² per component). Returns the mean log-likelihood. Specialised for 3 components (the
+ * only count SEGMENTATION.md uses), in log space. Results go out through a Float64Array, not an array
+ * literal: a literal whose elements are sometimes all integers (an empty component sums to 0) changes its
+ * elements kind, and V8 then deoptimises this loop's function on every call.
  */
-function emRound(x: Float64Array, p: Compiled): { meanLogLikelihood: number; next: Gmm1d } {
-  const [c0, c1, c2] = p.c;
-  const [h0, h1, h2] = p.h;
-  const [m0, m1, m2] = p.m;
+function eStepSums(x: Float64Array, p: Compiled, sums: Float64Array): number {
+  const c0 = p.c[0], c1 = p.c[1], c2 = p.c[2];
+  const h0 = p.h[0], h1 = p.h[1], h2 = p.h[2];
+  const m0 = p.m[0], m1 = p.m[1], m2 = p.m[2];
   let ll = 0;
   let n0 = 0, n1 = 0, n2 = 0;
   let s0 = 0, s1 = 0, s2 = 0; // Σ r·(x − m_old)
@@ -78,16 +82,16 @@ function emRound(x: Float64Array, p: Compiled): { meanLogLikelihood: number; nex
     let e0 = 1, e1 = 1, e2 = 1, mx: number;
     if (l0 >= l1 && l0 >= l2) {
       mx = l0;
-      e1 = Math.exp(l1 - mx);
-      e2 = Math.exp(l2 - mx);
+      e1 = expNonPositive(l1 - mx);
+      e2 = expNonPositive(l2 - mx);
     } else if (l1 >= l2) {
       mx = l1;
-      e0 = Math.exp(l0 - mx);
-      e2 = Math.exp(l2 - mx);
+      e0 = expNonPositive(l0 - mx);
+      e2 = expNonPositive(l2 - mx);
     } else {
       mx = l2;
-      e0 = Math.exp(l0 - mx);
-      e1 = Math.exp(l1 - mx);
+      e0 = expNonPositive(l0 - mx);
+      e1 = expNonPositive(l1 - mx);
     }
     const s = e0 + e1 + e2;
     ll += mx;
@@ -104,21 +108,29 @@ function emRound(x: Float64Array, p: Compiled): { meanLogLikelihood: number; nex
     q0 += a0 * d0; q1 += a1 * d1; q2 += a2 * d2;
   }
   ll += Math.log(prod);
-  const ns = [n0, n1, n2], ss = [s0, s1, s2], qs = [q0, q1, q2];
-  const nk = ns.map((v) => v + NK_EPS);
+  sums[0] = n0; sums[1] = n1; sums[2] = n2;
+  sums[3] = s0; sums[4] = s1; sums[5] = s2;
+  sums[6] = q0; sums[7] = q1; sums[8] = q2;
+  return ll / n;
+}
+
+/** The M-step from eStepSums' sums (taken around the previous means p.m). */
+function mStep(sums: Float64Array, p: Compiled): Gmm1d {
+  const nk = [sums[0] + NK_EPS, sums[1] + NK_EPS, sums[2] + NK_EPS];
   const total = nk[0] + nk[1] + nk[2];
   const means: number[] = [];
   const variances: number[] = [];
   for (let j = 0; j < 3; j++) {
     const old = p.m[j];
-    const mean = (old * ns[j] + ss[j]) / nk[j];
+    const nj = sums[j], sj = sums[3 + j], qj = sums[6 + j];
+    const mean = (old * nj + sj) / nk[j];
     const shift = mean - old;
     // Σ r (x − mean)² from the sums around the old mean
-    const dev = Math.max(0, qs[j] - 2 * shift * ss[j] + shift * shift * ns[j]);
+    const dev = Math.max(0, qj - 2 * shift * sj + shift * shift * nj);
     means.push(mean);
     variances.push(dev / nk[j] + GMM_REG_COVAR);
   }
-  return { meanLogLikelihood: ll / n, next: { weights: nk.map((v) => v / total), means, variances } };
+  return { weights: nk.map((v) => v / total), means, variances };
 }
 
 /**
@@ -137,13 +149,14 @@ export function fitGmm1d(x: Float64Array): GmmFit {
     variances: km.clusters.map((cl) => (cl.variance * cl.count) / (cl.count + NK_EPS) + GMM_REG_COVAR),
   };
   let lower = -Infinity;
+  const sums = new Float64Array(9);
   let rounds = 0;
   let converged = false;
   while (rounds < GMM_MAX_ROUNDS) {
     const prev = lower;
-    const { meanLogLikelihood, next } = emRound(sorted, compile(params));
-    params = next;
-    lower = meanLogLikelihood;
+    const compiled = compile(params);
+    lower = eStepSums(sorted, compiled, sums);
+    params = mStep(sums, compiled);
     rounds++;
     if (Math.abs(lower - prev) < GMM_TOLERANCE) {
       converged = true;
@@ -163,12 +176,16 @@ export function gmmPosteriorsAt(g: Gmm1d, v: number): number[] {
   return e.map((x) => x / s);
 }
 
-/** Posterior of one component per sample (a column of scikit-learn's predict_proba), log-sum-exp as in emRound. */
+/**
+ * Posterior of one component per sample (a column of scikit-learn's predict_proba), log-sum-exp with the
+ * largest term as the reference. All three exps are taken (one is exp(0)) rather than branching on which
+ * component is largest: the pixels come in image order, where that branch mispredicts.
+ */
 export function gmmPosterior(g: Gmm1d, x: Float64Array, component: number): Float64Array {
   const p = compile(g);
-  const [c0, c1, c2] = p.c;
-  const [h0, h1, h2] = p.h;
-  const [m0, m1, m2] = p.m;
+  const c0 = p.c[0], c1 = p.c[1], c2 = p.c[2];
+  const h0 = p.h[0], h1 = p.h[1], h2 = p.h[2];
+  const m0 = p.m[0], m1 = p.m[1], m2 = p.m[2];
   const n = x.length;
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) {
@@ -177,10 +194,8 @@ export function gmmPosterior(g: Gmm1d, x: Float64Array, component: number): Floa
     const l0 = c0 - d0 * d0 * h0;
     const l1 = c1 - d1 * d1 * h1;
     const l2 = c2 - d2 * d2 * h2;
-    const mx = l0 >= l1 ? (l0 >= l2 ? l0 : l2) : l1 >= l2 ? l1 : l2;
-    const e0 = l0 === mx ? 1 : Math.exp(l0 - mx);
-    const e1 = l1 === mx ? 1 : Math.exp(l1 - mx);
-    const e2 = l2 === mx ? 1 : Math.exp(l2 - mx);
+    const mx = Math.max(l0, l1, l2);
+    const e0 = expNonPositive(l0 - mx), e1 = expNonPositive(l1 - mx), e2 = expNonPositive(l2 - mx);
     out[i] = (component === 0 ? e0 : component === 1 ? e1 : e2) / (e0 + e1 + e2);
   }
   return out;

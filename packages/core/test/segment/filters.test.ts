@@ -88,4 +88,15 @@ describe('sortedFloat64', () => {
       for (let i = 0; i < n; i++) if (!Object.is(got[i], want[i])) throw new Error(`n=${n}: index ${i}: ${got[i]} vs ${want[i]}`);
     }
   });
+  it('sorts values that share their high 32 bits (short and long runs, both signs)', () => {
+    const rnd = mulberry32(11);
+    // 1 + k·2^-40 all share the high word of 1.0; a few runs of 2–40 values with equal high words
+    const shared = Float64Array.from({ length: 20000 }, () => (rnd() < 0.5 ? -1 : 1) * (1 + Math.floor(rnd() * 2 ** 20) * 2 ** -40));
+    const runs = Float64Array.from({ length: 9000 }, (_, i) => (rnd() < 0.5 ? -1 : 1) * 2 ** ((i % 300) - 150) * (1 + Math.floor(rnd() * 4096) * 2 ** -44));
+    for (const v of [shared, runs]) {
+      const want = v.slice().sort();
+      const got = sortedFloat64(v);
+      for (let i = 0; i < v.length; i++) if (!Object.is(got[i], want[i])) throw new Error(`index ${i}: ${got[i]} vs ${want[i]}`);
+    }
+  });
 });
