@@ -228,28 +228,42 @@ export function damageComponent(g: Gmm1d, maxValue: number): number {
   return best;
 }
 
+/** Smallest and largest value. */
+function valueRange(f: Float64Array): { min: number; max: number } {
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] < min) min = f[i];
+    if (f[i] > max) max = f[i];
+  }
+  return { min, max };
+}
+
+/** The posterior as float32 scores, and the mask score > 0.5 (decided on the float64 value). */
+function scoresAndMask(posterior: Float64Array): { score: Float32Array; mask: Uint8Array } {
+  const n = posterior.length;
+  const mask = new Uint8Array(n);
+  const score = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    score[i] = posterior[i];
+    if (posterior[i] > 0.5) mask[i] = 1;
+  }
+  return { score, mask };
+}
+
+// segmentGmm keeps no per-pixel loop of its own: V8 deoptimised it at its result literal on every call in
+// some call patterns (--trace-deopt: "insufficient type feedback"), which left its loops in the interpreter.
 export function segmentGmm(map: RelevanceMap): GmmSegmentation {
   checkRelevanceMap(map, 'segment gmm', MAX_ABS_RELEVANCE);
   const n = map.data.length;
   // (a constant R is tested itself: its filtered values can differ in the last bit)
   if (isConstantMap(map.data)) return { method: 'gmm', mask: new Uint8Array(n), score: new Float32Array(n), degenerate: 'constant' };
   const f = mean5(map.data, map.height, map.width);
-  let min = Infinity;
-  let max = -Infinity;
-  for (let i = 0; i < n; i++) {
-    if (f[i] < min) min = f[i];
-    if (f[i] > max) max = f[i];
-  }
+  const { min, max } = valueRange(f);
   if (!(max > min)) return { method: 'gmm', mask: new Uint8Array(n), score: new Float32Array(n), degenerate: 'constant' };
   const fit = fitGmm1d(f);
   const damage = damageComponent(fit, max);
   // The final E-step (scikit-learn runs one after fitting, and predict_proba is the same computation)
-  const score64 = gmmPosterior(fit, f, damage);
-  const mask = new Uint8Array(n);
-  const score = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    score[i] = score64[i];
-    if (score64[i] > 0.5) mask[i] = 1;
-  }
+  const { score, mask } = scoresAndMask(gmmPosterior(fit, f, damage));
   return { method: 'gmm', mask, score, fit, damage };
 }
