@@ -76,10 +76,10 @@ describe.skipIf(!have)('lrpseg reproduce magnetic-tile --quick', () => {
     expect(best, JSON.stringify(m.classification)).toBeGreaterThanOrEqual(0.65);
   });
 
-  it('says crackforest is not implemented yet, as a usage error', async () => {
-    const r = await lrpseg('reproduce', 'crackforest', '--quick', '--out', path.join(dir, 'cf'));
+  it('refuses an unknown data set as a usage error, writing nothing', async () => {
+    const r = await lrpseg('reproduce', 'sewer-pipes', '--quick', '--out', path.join(dir, 'sp'));
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/not implemented yet/);
-    expect(existsSync(path.join(dir, 'cf'))).toBe(false);
+    expect(r.stderr).toMatch(/unknown data set "sewer-pipes" \(magnetic-tile, crackforest\)/);
+    expect(existsSync(path.join(dir, 'sp'))).toBe(false);
   });
 });
