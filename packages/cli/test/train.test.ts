@@ -2,22 +2,23 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CpuBackend, loadModel, loadUNet } from '@lrpseg/core';
-import { serializeManifest, type Manifest, type ManifestEntry } from '@lrpseg/datasets';
+import { parseManifest, serializeManifest, type Manifest, type ManifestEntry } from '@lrpseg/datasets';
+import { splitDecisionAndExtra } from '../src/commands/train.js';
 import { SHARED_DIR, lrpseg, tempDir } from './helpers.js';
 
 const MT = path.join(SHARED_DIR, 'datasets', 'magnetic-tile');
 const have = existsSync(MT);
 
-/** A small manifest over real tiles: n blowholes and n defect-free tiles per subset. */
-function smallManifest(n: number): Manifest {
+/** A small manifest over real tiles: n blowholes and n defect-free tiles per subset (and n breaks with `withBreak`). */
+function smallManifest(n: number, withBreak = false): Manifest {
   const stems = (cls: string) => readdirSync(path.join(MT, `MT_${cls}`, 'Imgs')).filter((f) => f.endsWith('.jpg')).sort().map((f) => f.slice(0, -4));
   const entries = (cls: string, label: number, from: number): ManifestEntry[] =>
     stems(cls).slice(from, from + n).map((s, i) => ({ image: `MT_${cls}/Imgs/${s}.jpg`, mask: `MT_${cls}/Imgs/${s}.png`, label, class: cls, group: `${cls}-${from + i}` }));
-  const subset = (from: number) => [...entries('Blowhole', 1, from), ...entries('Free', 0, from)];
-  const counts = { Blowhole: n, Free: n };
+  const subset = (from: number) => [...entries('Blowhole', 1, from), ...entries('Free', 0, from), ...(withBreak ? entries('Break', 1, from) : [])];
+  const counts = { total: (withBreak ? 3 : 2) * n, Blowhole: n, Free: n, ...(withBreak ? { Break: n } : {}) };
   return {
     format: 'lrpseg-split', version: 1, dataset: 'magnetic-tile', root: MT, seed: 0, ratios: { train: 0.6, val: 0.2, test: 0.2 },
-    classes: ['Blowhole', 'Free'], labels: ['defect-free', 'defect'], grouping: { method: 'none' }, evalViews: ['identity'],
+    classes: withBreak ? ['Blowhole', 'Free', 'Break'] : ['Blowhole', 'Free'], labels: ['defect-free', 'defect'], grouping: { method: 'none' }, evalViews: ['identity'],
     counts: { train: counts, val: counts, test: counts },
     subsets: { train: subset(0), val: subset(n), test: subset(2 * n) },
   };
@@ -53,6 +54,66 @@ describe.skipIf(!have)('lrpseg train', () => {
     expect(r.code).toBe(0);
     const unet = loadUNet(new CpuBackend(), readFileSync(path.join(out, 'unet.safetensors')));
     expect(unet.meta.arch.base_channels).toBe(4);
+  });
+
+  it('levers: extra classes, rotations, brightness, contrast, label smoothing; the saved model is a plain two-class one that eval takes', async () => {
+    const withBreak = path.join(dir, 'six.json');
+    writeFileSync(withBreak, serializeManifest(smallManifest(4, true)));
+    const out = path.join(dir, 'levers');
+    const r = await lrpseg(
+      'train', 'classifier', '--manifest', withBreak, '--size', '32', '--batch-size', '4', '--steps-per-epoch', '2', '--workers', '0', '-q',
+      '--width-divisor', '16', '--epochs', '1', '--out', out,
+      '--extra-classes', 'break', '--rot90', '--brightness', '0.2', '--contrast', '0.2', '--label-smoothing', '0.1',
+    );
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const b = new CpuBackend();
+    const ckpt = loadModel(b, readFileSync(path.join(out, 'best.ckpt.safetensors')));
+    expect(ckpt.meta.classes).toEqual(['defect-free', 'defect', 'Break']);
+    const model = loadModel(b, readFileSync(path.join(out, 'model.safetensors')));
+    expect(model.meta.classes).toEqual(['defect-free', 'defect']);
+    const x = b.fromArray(new Float32Array(3 * 32 * 32).fill(0.4), [1, 3, 32, 32]);
+    expect(Array.from(await model.forward(x).read())).toEqual(Array.from(await ckpt.forward(x).read()).slice(0, 2));
+    // the decision classes' manifest, its root relative to --out
+    const evalSplit = path.join(out, 'eval-split.json');
+    const m = parseManifest(readFileSync(evalSplit, 'utf8'), evalSplit);
+    expect(m.classes).toEqual(['Blowhole', 'Free']);
+    expect(m.subsets.test.map((e) => e.class).sort()).toEqual([...new Array(4).fill('Blowhole'), ...new Array(4).fill('Free')]);
+    expect(path.resolve(out, m.root)).toBe(path.resolve(MT));
+    const ev = await lrpseg('eval', '--model', path.join(out, 'model.safetensors'), '--rules', 'ours', '--methods', 'bmm', '--data', evalSplit, '--no-flips', '--out', path.join(out, 'eval'), '-q');
+    expect(ev.stderr).toBe('');
+    expect(ev.code).toBe(0);
+    const metrics = JSON.parse(readFileSync(path.join(out, 'eval', 'metrics.json'), 'utf8')) as { classification: { views: number }[] };
+    expect(metrics.classification[0].views).toBe(8);
+  });
+
+  it('the decision classes and the extra ones: relabelled, training only, never both', () => {
+    const m = smallManifest(2, true);
+    const { decision, extraTrain, extraNames } = splitDecisionAndExtra(m, undefined, ['Break']);
+    expect(extraNames).toEqual(['Break']);
+    expect(decision.classes).toEqual(['Blowhole', 'Free']);
+    for (const s of ['train', 'val', 'test'] as const) expect(decision.subsets[s].every((e) => e.class !== 'Break')).toBe(true);
+    expect(decision.counts.val).toEqual({ total: 4, Blowhole: 2, Free: 2 });
+    expect(extraTrain.map((e) => [e.class, e.label])).toEqual([['Break', 2], ['Break', 2]]);
+    expect(extraTrain.map((e) => e.image)).toEqual(m.subsets.train.filter((e) => e.class === 'Break').map((e) => e.image));
+    // no extra classes: the manifest as it is; --classes alone cuts it
+    expect(splitDecisionAndExtra(m, undefined, undefined).decision).toBe(m);
+    expect(splitDecisionAndExtra(m, ['free', 'BLOWHOLE'], undefined).decision.classes).toEqual(['Blowhole', 'Free']);
+    expect(() => splitDecisionAndExtra(m, ['Free', 'Break'], ['Break'])).toThrow(/both decided on and extra/);
+    expect(() => splitDecisionAndExtra(m, undefined, ['Fray'])).toThrow(/no class "Fray"/);
+  });
+
+  it('refuses bad lever values as usage errors', async () => {
+    for (const [opt, value, msg] of [
+      ['--brightness', '1', /--brightness must be a number in \[0, 1\)/],
+      ['--contrast', '-0.1', /--contrast must be/],
+      ['--label-smoothing', 'x', /--label-smoothing must be/],
+      ['--extra-classes', 'Nope', /no class "Nope"/],
+    ] as const) {
+      const r = await lrpseg('train', 'classifier', ...common, '--out', path.join(dir, 'bad'), opt, value);
+      expect(r.code, opt).toBe(2);
+      expect(r.stderr, opt).toMatch(msg);
+    }
   });
 
   it('reports a missing manifest and a missing checkpoint on one line', async () => {

@@ -26,6 +26,8 @@ export * from './nn/unet.js';
 export * from './train/unet.js';
 export * from './train/schedule.js';
 export * from './train/trainer.js';
+export * from './train/loss.js';
+export * from './train/head.js';
 export * from './segment/index.js';
 export * from './metrics/index.js';
 export * from './train/unet-trainer.js';

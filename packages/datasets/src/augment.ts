@@ -265,3 +265,78 @@ export function warpBilinear<T extends PlanarImage>(img: T, map: { x: Float32Arr
   }
   return { ...img, width, height, data: out };
 }
+
+/**
+ * Rotation by k quarter turns counter-clockwise (k taken mod 4), every channel. Odd k swaps width and
+ * height; an exact permutation of the pixels, so a mask rotated with its image stays aligned bit for bit.
+ */
+export function rotate90<T extends PlanarImage>(img: T, k: number): T {
+  const q = ((Math.trunc(k) % 4) + 4) % 4;
+  if (q === 0) return { ...img, data: new Float32Array(img.data) };
+  const { width: W, height: H, channels: C, data } = img;
+  const outW = q === 2 ? W : H;
+  const outH = q === 2 ? H : W;
+  const out = new Float32Array(data.length);
+  for (let c = 0; c < C; c++) {
+    const src = c * H * W;
+    const dst = c * outH * outW;
+    for (let y = 0; y < outH; y++) {
+      for (let x = 0; x < outW; x++) {
+        // (y, x) of the output comes from the source pixel that lands there after q turns
+        let sy: number;
+        let sx: number;
+        if (q === 1) {
+          sy = x;
+          sx = W - 1 - y;
+        } else if (q === 2) {
+          sy = H - 1 - y;
+          sx = W - 1 - x;
+        } else {
+          sy = H - 1 - x;
+          sx = y;
+        }
+        out[dst + y * outW + x] = data[src + sy * W + sx];
+      }
+    }
+  }
+  return { ...img, width: outW, height: outH, data: out };
+}
+
+/** Multiplies every value by `factor` and clips to [0, 1] (torchvision's adjust_brightness). */
+export function adjustBrightness<T extends PlanarImage>(img: T, factor: number): T {
+  const out = Float32Array.from(img.data, (v) => Math.min(1, Math.max(0, v * factor)));
+  return { ...img, data: out };
+}
+
+/**
+ * Blends with the image's mean value: mean + factor · (v − mean), clipped to [0, 1] (torchvision's
+ * adjust_contrast for grey images; for colour images the mean is taken over every channel alike,
+ * not over the luminance, which is the same for the grey tiles repeated to three channels).
+ */
+export function adjustContrast<T extends PlanarImage>(img: T, factor: number): T {
+  let sum = 0;
+  for (let i = 0; i < img.data.length; i++) sum += img.data[i];
+  const mean = img.data.length > 0 ? sum / img.data.length : 0;
+  const out = Float32Array.from(img.data, (v) => Math.min(1, Math.max(0, mean + factor * (v - mean))));
+  return { ...img, data: out };
+}
+
+/** Photometric jitter magnitudes: factors drawn uniformly in [1 − m, 1 + m] (0: off). */
+export interface PhotometricJitter {
+  readonly brightness: number;
+  readonly contrast: number;
+}
+
+/**
+ * Random brightness, then random contrast (each only when its magnitude is > 0, so that a zero
+ * magnitude draws nothing from `rand`). Applied to the image only: masks do not change with lighting.
+ */
+export function randomPhotometric<T extends PlanarImage>(rand: () => number, img: T, j: PhotometricJitter): T {
+  for (const [name, m] of [['brightness', j.brightness], ['contrast', j.contrast]] as const) {
+    if (!(m >= 0 && m < 1)) throw new LrpsegError('BAD_INPUT', `${name} jitter must be in [0, 1) (got ${m})`);
+  }
+  let out = img;
+  if (j.brightness > 0) out = adjustBrightness(out, 1 + (2 * rand() - 1) * j.brightness);
+  if (j.contrast > 0) out = adjustContrast(out, 1 + (2 * rand() - 1) * j.contrast);
+  return out;
+}

@@ -144,3 +144,25 @@ export function parseManifest(text: string, name: string): Manifest {
   if (typeof m.root !== 'string') throw bad(name, '"root" must be a string');
   return m as unknown as Manifest;
 }
+
+/**
+ * The manifest restricted to some of its classes, in every subset (entry order kept, counts
+ * recomputed). Groups are kept as they were found among all the classes, so a split grouped over
+ * more classes stays free of leaks when cut down: e.g. the six-class Magnetic Tile split restricted to
+ * the paper's Crack, Blowhole and Free for evaluation, while training also sees Break, Fray and Uneven.
+ */
+export function selectClasses(m: Manifest, classes: readonly string[]): Manifest {
+  const unknown = classes.filter((c) => !m.classes.includes(c));
+  if (unknown.length > 0) throw new LrpsegError('BAD_INPUT', `class ${unknown.map((c) => `"${c}"`).join(', ')} not in the manifest (it has ${m.classes.join(', ')})`);
+  if (classes.length === 0) throw new LrpsegError('BAD_INPUT', 'no classes selected');
+  const kept = m.classes.filter((c) => classes.includes(c));
+  const subsets = {} as Record<SubsetName, ManifestEntry[]>;
+  const counts = {} as Record<SubsetName, Record<string, number>>;
+  for (const s of SUBSET_NAMES) {
+    subsets[s] = m.subsets[s].filter((e) => kept.includes(e.class));
+    const c: Record<string, number> = { total: subsets[s].length };
+    for (const cls of kept) c[cls] = subsets[s].filter((e) => e.class === cls).length;
+    counts[s] = c;
+  }
+  return { ...m, classes: kept, counts, subsets };
+}

@@ -11,7 +11,9 @@ import {
   flipVertical,
   maskBox,
   randomCropContaining,
+  randomPhotometric,
   randomWarpMap,
+  rotate90,
   thresholdMask,
   warpBilinear,
   type Box,
@@ -28,6 +30,12 @@ export interface TrainAugment {
   readonly flips: boolean;
   /** Random affine + elastic warp (U-Net); null: none. */
   readonly warp: WarpParams | null;
+  /** Random quarter turns, k uniform in {0, 1, 2, 3} (square inputs only; default off). */
+  readonly rot90?: boolean;
+  /** Brightness factor uniform in [1 − b, 1 + b] (default 0: off). */
+  readonly brightness?: number;
+  /** Contrast factor uniform in [1 − c, 1 + c] (default 0: off). */
+  readonly contrast?: number;
 }
 
 export const CLASSIFIER_AUGMENT: TrainAugment = { flips: true, warp: null };
@@ -160,6 +168,16 @@ export function prepareSample(image: PlanarImage, mask: PlanarImage | null, spec
       img = warpBilinear(img, map, inH, inW);
       msk = msk && warpBilinear(msk, map, inH, inW);
     }
+    // drawn after the flips and the warp, and only when enabled: the default augmentation's draws stay as they were
+    if (spec.augment.rot90) {
+      if (inH !== inW) throw new LrpsegError('BAD_INPUT', `90° rotations need a square input (got ${inH}×${inW})`);
+      const k = Math.floor(rand() * 4);
+      img = rotate90(img, k);
+      msk = msk && rotate90(msk, k);
+    }
+    const brightness = spec.augment.brightness ?? 0;
+    const contrast = spec.augment.contrast ?? 0;
+    if (brightness > 0 || contrast > 0) img = randomPhotometric(rand, img, { brightness, contrast });
   } else if (spec.view === 'hflip') {
     img = flipHorizontal(img);
     msk = msk && flipHorizontal(msk);

@@ -2,6 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '@lrpseg/core';
 import {
   CLASSIFIER_AUGMENT,
+  adjustBrightness,
+  adjustContrast,
+  randomPhotometric,
+  rotate90,
   DEFAULT_WARP,
   UNET_AUGMENT,
   cropOffsetRange,
@@ -98,6 +102,7 @@ describe('image and mask stay aligned through every transform', () => {
     ['eval defect crop', { mode: 'eval', evalCrop: 'defect' }],
     ['train crop + flips', { mode: 'train', augment: CLASSIFIER_AUGMENT }],
     ['train crop + flips + affine + elastic', { mode: 'train', augment: UNET_AUGMENT }],
+    ['train crop + flips + 90° rotations', { mode: 'train', augment: { ...CLASSIFIER_AUGMENT, rot90: true } }],
   ];
   for (const [name, over] of cases) {
     it(`${name}: the mask of the image's own content transforms into the transformed image's content`, () => {
@@ -152,5 +157,94 @@ describe('image and mask stay aligned through every transform', () => {
     };
     expect(Array.from(warpBilinear(img, id, 32, 32).data)).toEqual(Array.from(img.data));
     expect(thresholdMask({ width: 2, height: 1, channels: 1, data: Float32Array.from([0.5, 0.4999]) })).toEqual(Uint8Array.from([1, 0]));
+  });
+});
+
+describe('90° rotations, brightness and contrast', () => {
+  const img: PlanarImage = { width: 3, height: 2, channels: 2, data: Float32Array.from({ length: 12 }, (_, i) => i) };
+
+  it('rotate90 turns counter-clockwise, swaps the sides on odd turns, and four turns are the identity', () => {
+    // channel 0 is [[0 1 2] [3 4 5]]; a quarter turn counter-clockwise gives [[2 5] [1 4] [0 3]]
+    const r1 = rotate90(img, 1);
+    expect([r1.width, r1.height]).toEqual([2, 3]);
+    expect(Array.from(r1.data)).toEqual([2, 5, 1, 4, 0, 3, 8, 11, 7, 10, 6, 9]);
+    expect(Array.from(rotate90(img, 2).data)).toEqual([5, 4, 3, 2, 1, 0, 11, 10, 9, 8, 7, 6]);
+    expect(Array.from(rotate90(img, 3).data)).toEqual([3, 0, 4, 1, 5, 2, 9, 6, 10, 7, 11, 8]);
+    expect(Array.from(rotate90(img, -1).data)).toEqual(Array.from(rotate90(img, 3).data));
+    expect(Array.from(rotate90(rotate90(img, 1), 3).data)).toEqual(Array.from(img.data));
+    let four = img;
+    for (let i = 0; i < 4; i++) four = rotate90(four, 1);
+    expect(Array.from(four.data)).toEqual(Array.from(img.data));
+    // two quarter turns are both flips
+    expect(Array.from(rotate90(img, 2).data)).toEqual(Array.from(flipVertical(flipHorizontal(img)).data));
+  });
+
+  it('brightness multiplies and contrast blends with the mean, both clipped to [0, 1]', () => {
+    const g: PlanarImage = { width: 4, height: 1, channels: 1, data: Float32Array.from([0.1, 0.3, 0.5, 0.9]) };
+    const close = (a: Float32Array, b: number[]) => b.forEach((v, i) => expect(a[i]).toBeCloseTo(v, 6));
+    close(adjustBrightness(g, 1.5).data, [0.15, 0.45, 0.75, 1]);
+    const mean = (0.1 + 0.3 + 0.5 + 0.9) / 4;
+    const c = adjustContrast(g, 0.5);
+    Array.from(g.data).forEach((v, i) => expect(c.data[i]).toBeCloseTo(mean + 0.5 * (v - mean), 6));
+    expect(Array.from(adjustContrast(g, 1).data)).toEqual(Array.from(g.data));
+    close(adjustContrast(g, 2).data, [0, 0.15, 0.55, 1]); // mean 0.45
+  });
+
+  it('photometric jitter is seeded, stays in range, draws nothing when off, and refuses magnitudes ≥ 1', () => {
+    const g = blobs(4, 16, 16);
+    const a = randomPhotometric(mulberry32(3), g, { brightness: 0.3, contrast: 0 });
+    expect(Array.from(randomPhotometric(mulberry32(3), g, { brightness: 0.3, contrast: 0 }).data)).toEqual(Array.from(a.data));
+    // unclipped pixels all scaled by one factor within [0.7, 1.3]
+    const ratios = Array.from(g.data).map((v, i) => a.data[i] / v).filter((_, i) => a.data[i] < 1);
+    expect(Math.max(...ratios) - Math.min(...ratios)).toBeLessThan(1e-5);
+    expect(ratios[0]).toBeGreaterThanOrEqual(0.7);
+    expect(ratios[0]).toBeLessThanOrEqual(1.3);
+    const factors = new Set<number>();
+    for (let s = 0; s < 20; s++) factors.add(Math.round(100 * (randomPhotometric(mulberry32(s), g, { brightness: 0.3, contrast: 0 }).data[0] / g.data[0])));
+    expect(factors.size).toBeGreaterThan(5);
+    const rand = mulberry32(9);
+    const off = randomPhotometric(rand, g, { brightness: 0, contrast: 0 });
+    expect(Array.from(off.data)).toEqual(Array.from(g.data));
+    expect(rand()).toBe(mulberry32(9)());
+    expect(() => randomPhotometric(rand, g, { brightness: 1, contrast: 0 })).toThrow(/brightness/);
+    expect(() => randomPhotometric(rand, g, { brightness: 0, contrast: -0.1 })).toThrow(/contrast/);
+  });
+
+  it('with the new options off, samples are bit for bit those of the flips-only augmentation', () => {
+    const g = blobs(2, 80, 100);
+    for (let seed = 0; seed < 4; seed++) {
+      const old = prepareSample(g, ownMask(g), spec({ seed }));
+      const off = prepareSample(g, ownMask(g), spec({ seed, augment: { ...CLASSIFIER_AUGMENT, rot90: false, brightness: 0, contrast: 0 } }));
+      expect(Array.from(off.data)).toEqual(Array.from(old.data));
+      expect(Array.from(off.mask)).toEqual(Array.from(old.mask));
+    }
+  });
+
+  it('rot90 in a sample: one of the four turns of the unrotated sample, every turn occurs; non-square inputs are refused', () => {
+    const g = blobs(5, 80, 100);
+    const seen = new Set<number>();
+    for (let seed = 0; seed < 24; seed++) {
+      const plain = prepareSample(g, ownMask(g), spec({ seed }));
+      const rot = prepareSample(g, ownMask(g), spec({ seed, augment: { ...CLASSIFIER_AUGMENT, rot90: true } }));
+      const asImage = (d: Float32Array): PlanarImage => ({ width: 64, height: 64, channels: 1, data: d });
+      const k = [0, 1, 2, 3].find((q) => rotate90(asImage(plain.data), q).data.every((v, i) => v === rot.data[i]));
+      expect(k, `seed ${seed}`).toBeDefined();
+      const maskAsImage = asImage(Float32Array.from(plain.mask));
+      expect(Array.from(rot.mask)).toEqual(Array.from(rotate90(maskAsImage, k!).data));
+      seen.add(k!);
+    }
+    expect([...seen].sort()).toEqual([0, 1, 2, 3]);
+    expect(() => prepareSample(g, null, spec({ size: [64, 48], augment: { ...CLASSIFIER_AUGMENT, rot90: true } }))).toThrow(/square/);
+  });
+
+  it('brightness and contrast change the image of a sample, never its mask or crop', () => {
+    const g = blobs(6, 80, 100);
+    for (let seed = 0; seed < 6; seed++) {
+      const plain = prepareSample(g, ownMask(g), spec({ seed }));
+      const jit = prepareSample(g, ownMask(g), spec({ seed, augment: { ...CLASSIFIER_AUGMENT, brightness: 0.4, contrast: 0.4 } }));
+      expect(Array.from(jit.mask)).toEqual(Array.from(plain.mask));
+      expect(Array.from(jit.data)).not.toEqual(Array.from(plain.data));
+      expect(jit.data.every((v) => v >= 0 && v <= 1)).toBe(true);
+    }
   });
 });

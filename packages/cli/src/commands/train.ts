@@ -9,6 +9,7 @@ import {
   LrpsegError,
   buildUNet,
   buildVgg,
+  keepFirstClasses,
   loadFeatureWeights,
   saveModel,
   loadModel,
@@ -30,8 +31,11 @@ import {
   DataLoader,
   UNET_AUGMENT,
   parseManifest,
+  selectClasses,
+  serializeManifest,
   type Manifest,
   type ManifestEntry,
+  type TrainAugment,
 } from '@lrpseg/datasets';
 import { intArg } from '../args.js';
 import { BACKEND_NAMES, createBackend, resolveThreads, type BackendName } from '../backends.js';
@@ -73,6 +77,20 @@ export interface ClassifierTrainOptions extends CommonTrainOptions {
   readonly init?: string;
   readonly balance: 'sampling' | 'loss' | 'none';
   readonly resume: boolean;
+  /** Random quarter turns of the training crops (default off). */
+  readonly rot90?: boolean;
+  /** Brightness / contrast jitter magnitudes in [0, 1) (default 0: off). */
+  readonly brightness?: number;
+  readonly contrast?: number;
+  /** Label smoothing ε of the cross-entropy (default 0). */
+  readonly labelSmoothing?: number;
+  /** The manifest classes the classifier decides between (default: all but the extra ones). */
+  readonly classes?: readonly string[];
+  /**
+   * More manifest classes as auxiliary outputs, trained on (train subset only) but never decided on:
+   * e.g. Break, Fray, Uneven beside Crack, Blowhole, Free. model.safetensors keeps the decision's outputs.
+   */
+  readonly extraClasses?: readonly string[];
 }
 
 export interface UNetTrainOptions extends CommonTrainOptions {
@@ -147,11 +165,58 @@ async function writeCurves(out: string, name: string, title: string, points: Cur
   await writeFileAtomic(path.join(out, `${name}.png`), png);
 }
 
+/** Resolves user class names (case-insensitive) against the manifest's. */
+function manifestClasses(names: readonly string[], m: Manifest, option: string): string[] {
+  return names.map((n) => {
+    const hit = m.classes.find((c) => c.toLowerCase() === n.trim().toLowerCase());
+    if (hit === undefined) throw new UsageError(`${option}: no class "${n}" in the manifest (it has ${m.classes.join(', ')})`);
+    return hit;
+  });
+}
+
+/**
+ * The decision classes and the auxiliary ones: `decision` is the manifest cut to the classes decided
+ * between (all subsets); `extraTrain` the auxiliary classes' training entries, relabelled
+ * labels.length + i (validation and test never see them).
+ */
+export function splitDecisionAndExtra(
+  manifest: Manifest, classes: readonly string[] | undefined, extra: readonly string[] | undefined,
+): { decision: Manifest; extraTrain: ManifestEntry[]; extraNames: string[] } {
+  const extraNames = extra ? manifestClasses(extra, manifest, '--extra-classes') : [];
+  const chosen = classes ? manifestClasses(classes, manifest, '--classes') : manifest.classes.filter((c) => !extraNames.includes(c));
+  const both = chosen.filter((c) => extraNames.includes(c));
+  if (both.length > 0) throw new UsageError(`${both.join(', ')}: a class cannot be both decided on and extra`);
+  if (chosen.length === 0) throw new UsageError('--classes: no class left to decide between');
+  const decision = classes || extra ? selectClasses(manifest, chosen) : manifest;
+  const base = manifest.labels.length;
+  const extraTrain = manifest.subsets.train
+    .filter((e) => extraNames.includes(e.class))
+    .map((e) => ({ ...e, label: base + extraNames.indexOf(e.class) }));
+  return { decision, extraTrain, extraNames };
+}
+
 export async function trainClassifierCommand(o: ClassifierTrainOptions, io: CliIo): Promise<number> {
-  const { manifest, root } = await openManifest(o.manifest, o.data);
-  const trainEntries = limitPerLabel(requireSubset(manifest, 'train', o.manifest), o.limit, o.seed);
+  const opened = await openManifest(o.manifest, o.data);
+  const { root } = opened;
+  const { decision: manifest, extraTrain, extraNames } = splitDecisionAndExtra(opened.manifest, o.classes, o.extraClasses);
+  // limited separately, so that the decision classes' images are the same with and without extra classes
+  const trainEntries = [
+    ...limitPerLabel(requireSubset(manifest, 'train', o.manifest), o.limit, o.seed),
+    ...limitPerLabel(extraTrain, o.limit, o.seed + 2),
+  ];
   const valEntries = limitPerLabel(requireSubset(manifest, 'val', o.manifest), o.limit, o.seed + 1);
+  const augment: TrainAugment = {
+    ...CLASSIFIER_AUGMENT,
+    ...(o.rot90 ? { rot90: true } : {}),
+    ...((o.brightness ?? 0) > 0 ? { brightness: o.brightness } : {}),
+    ...((o.contrast ?? 0) > 0 ? { contrast: o.contrast } : {}),
+  };
   await mkdirp(o.out);
+  if (o.classes !== undefined || o.extraClasses !== undefined) {
+    // the manifest of the classes decided between, for `lrpseg eval --data` (root relative to --out)
+    const rootFromOut = path.relative(path.resolve(o.out), path.resolve(root)).split(path.sep).join('/') || '.';
+    await writeFileAtomic(path.join(o.out, 'eval-split.json'), new TextEncoder().encode(serializeManifest({ ...manifest, root: rootFromOut })));
+  }
   const lastFile = path.join(o.out, 'last.ckpt.safetensors');
   const bestFile = path.join(o.out, 'best.ckpt.safetensors');
   const logFile = path.join(o.out, 'train-log.jsonl');
@@ -168,7 +233,9 @@ export async function trainClassifierCommand(o: ClassifierTrainOptions, io: CliI
       ({ model, resume } = resumeFromCheckpoint(backend, bytes));
       io.stderr(`train: resuming after epoch ${resume.epoch} from ${lastFile}\n`);
     } else {
-      const meta = { ...vgg11Meta(archVariant(o.arch), { inputSize: [o.size, o.size], widthDivisor: o.widthDivisor }), classes: manifest.labels };
+      const base = vgg11Meta(archVariant(o.arch), { inputSize: [o.size, o.size], widthDivisor: o.widthDivisor });
+      const labels = [...manifest.labels, ...extraNames];
+      const meta = { ...base, arch: { ...base.arch, num_classes: labels.length }, classes: labels };
       model = buildVgg(backend, meta, { seed: o.seed });
       if (o.init !== undefined) {
         const copied = await loadFeatureWeights(model, await readFile(o.init).catch((e) => {
@@ -179,7 +246,7 @@ export async function trainClassifierCommand(o: ClassifierTrainOptions, io: CliI
     }
     const entries = o.balance === 'sampling' ? balanceBySampling(trainEntries) : trainEntries;
     const common = { root, size: [o.size, o.size] as const, channels: model.meta.arch.in_channels, ...(o.workers !== undefined ? { workers: o.workers } : {}) };
-    const trainLoader = new DataLoader({ ...common, entries, mode: 'train', batchSize: o.batchSize, seed: o.seed, augment: CLASSIFIER_AUGMENT, dropLast: true });
+    const trainLoader = new DataLoader({ ...common, entries, mode: 'train', batchSize: o.batchSize, seed: o.seed, augment, dropLast: true });
     const valLoader = new DataLoader({ ...common, entries: valEntries, mode: 'eval', batchSize: o.batchSize, evalCrop: 'defect' });
     loaders.push(trainLoader, valLoader);
     const stepsPerEpoch = o.stepsPerEpoch ?? trainLoader.batchesPerEpoch;
@@ -196,6 +263,8 @@ export async function trainClassifierCommand(o: ClassifierTrainOptions, io: CliI
         lrs: { conv: o.lrConv, fc: o.lrFc },
         schedule: { kind: o.schedule, warmupSteps: o.warmup },
         ...(o.balance === 'loss' ? { classWeights: balancedClassWeights(trainEntries, model.meta.arch.num_classes) } : {}),
+        ...((o.labelSmoothing ?? 0) > 0 ? { labelSmoothing: o.labelSmoothing } : {}),
+        decisionClasses: manifest.labels.length,
         patience: o.patience,
         seed: o.seed,
       },
@@ -223,8 +292,10 @@ export async function trainClassifierCommand(o: ClassifierTrainOptions, io: CliI
       },
       resume,
     );
-    // The model file: the best epoch's weights without optimiser state.
-    const best = loadModel(backend, await readFile(bestFile));
+    // The model file: the best epoch's weights without optimiser state, and without the extra classes'
+    // outputs (explain, segment and eval then see a plain defect-free / defect model).
+    const bestAll = loadModel(backend, await readFile(bestFile));
+    const best = bestAll.meta.arch.num_classes > manifest.labels.length ? await keepFirstClasses(bestAll, manifest.labels.length) : bestAll;
     await writeFileAtomic(path.join(o.out, 'model.safetensors'), await saveModel(best));
     const points: CurvePoint[] = result.history.flatMap((r) => [
       { epoch: r.epoch + 1, series: 'train loss', value: r.trainLoss },
@@ -306,6 +377,23 @@ function floatArg(name: string): (v: string) => number {
   };
 }
 
+/** A number in [0, 1) (jitter magnitudes, label smoothing). */
+function fractionArg(name: string): (v: string) => number {
+  return (v: string) => {
+    const x = Number(v);
+    if (!Number.isFinite(x) || x < 0 || x >= 1) throw new UsageError(`${name} must be a number in [0, 1), not "${v}"`);
+    return x;
+  };
+}
+
+function listArg(name: string): (v: string) => string[] {
+  return (v: string) => {
+    const names = v.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+    if (names.length === 0) throw new UsageError(`${name}: no class named`);
+    return names;
+  };
+}
+
 function commonOptions(cmd: Command): Command {
   return cmd
     .requiredOption('--manifest <file>', 'split manifest from `lrpseg data split`')
@@ -373,6 +461,15 @@ export function registerTrain(program: Command, io: CliIo, setResult: (code: num
     .option('--init <file>', 'initial convolution weights (e.g. a torchvision VGG-11 state dict as safetensors)')
     .addOption(new Option('--balance <how>', 'class imbalance').choices(['sampling', 'loss', 'none']).default('sampling'))
     .option('--resume', 'continue from --out/last.ckpt.safetensors')
+    .option('--rot90', 'augmentation: random quarter turns of the training crops')
+    .option('--brightness <m>', 'augmentation: brightness factor uniform in [1 - m, 1 + m]', fractionArg('--brightness'), 0)
+    .option('--contrast <m>', 'augmentation: contrast factor uniform in [1 - m, 1 + m]', fractionArg('--contrast'), 0)
+    .option('--label-smoothing <e>', 'label smoothing of the cross-entropy', fractionArg('--label-smoothing'), 0)
+    .addOption(new Option('--classes <list>', 'the manifest classes to decide between, comma-separated (default: all but --extra-classes)').argParser(listArg('--classes')))
+    .addOption(
+      new Option('--extra-classes <list>', 'more manifest classes as extra outputs, trained on but not decided on (e.g. Break,Fray,Uneven); writes eval-split.json')
+        .argParser(listArg('--extra-classes')),
+    )
     .action(async (opts: Record<string, unknown>) => {
       setResult(
         await trainClassifierCommand(
@@ -385,6 +482,12 @@ export function registerTrain(program: Command, io: CliIo, setResult: (code: num
             ...(opts.init !== undefined ? { init: opts.init as string } : {}),
             balance: opts.balance as 'sampling' | 'loss' | 'none',
             resume: Boolean(opts.resume),
+            rot90: Boolean(opts.rot90),
+            brightness: opts.brightness as number,
+            contrast: opts.contrast as number,
+            labelSmoothing: opts.labelSmoothing as number,
+            ...(opts.classes !== undefined ? { classes: opts.classes as string[] } : {}),
+            ...(opts.extraClasses !== undefined ? { extraClasses: opts.extraClasses as string[] } : {}),
           },
           io,
         ),

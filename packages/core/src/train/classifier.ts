@@ -2,6 +2,7 @@
 import { scope, type Tensor } from '../tensor.js';
 import type { SeededRng } from '../random.js';
 import type { Model } from '../nn/model.js';
+import { smoothedCrossEntropy } from './loss.js';
 import { Tape } from './tape.js';
 import { Optimizer, type OptimizerConfig, type ParamGroup } from './optimizer.js';
 
@@ -28,6 +29,8 @@ export interface ClassifierStepOptions {
   /** Draws the dropout masks; without it dropout is off. */
   readonly dropoutRng?: SeededRng;
   readonly lrScale?: number;
+  /** Label smoothing ε of the cross-entropy (PyTorch's label_smoothing; default 0). */
+  readonly labelSmoothing?: number;
 }
 
 /** Forward with dropout recorded on a tape; returns the logits. */
@@ -74,7 +77,7 @@ export function classifierGradients(
   return scope(() => {
     const tape = new Tape(model.backend, params);
     const logits = forwardOnTape(tape, model, x, opts.dropoutRng);
-    const { loss, dLogits } = model.backend.crossEntropy(logits, labels, opts.classWeights);
+    const { loss, dLogits } = smoothedCrossEntropy(model.backend, logits, labels, opts.labelSmoothing ?? 0, opts.classWeights);
     const grads = tape.backward(logits, dLogits, params);
     return { loss, logits, grads };
   });

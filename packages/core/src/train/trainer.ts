@@ -24,6 +24,13 @@ export interface ClassifierTrainingConfig {
   readonly lrs: { readonly conv: number; readonly fc: number };
   readonly schedule: Omit<LrSchedule, 'totalSteps'>;
   readonly classWeights?: readonly number[];
+  /** Label smoothing ε of the cross-entropy (default 0). */
+  readonly labelSmoothing?: number;
+  /**
+   * The binary decision (defect iff class 1 wins) is taken among the first this-many classes; the
+   * others are auxiliary training classes (default: all classes).
+   */
+  readonly decisionClasses?: number;
   /** Stop after this many epochs without a better validation balanced accuracy (0: never). */
   readonly patience: number;
   readonly seed: number;
@@ -69,18 +76,22 @@ function rates(c: BinaryCounts): { tpr: number; tnr: number; balancedAccuracy: n
   return { tpr, tnr, balancedAccuracy: (tpr + tnr) / 2 };
 }
 
-/** Counts of the classifier's decisions (argmax of the logits) against binary labels. */
-export async function evaluateClassifier(model: Model, batches: AsyncIterable<LabeledBatch>): Promise<BinaryCounts> {
+/**
+ * Counts of the classifier's decisions against binary labels: defect when class 1 has the largest
+ * logit among the first `decisionClasses` classes (default: all, i.e. the argmax).
+ */
+export async function evaluateClassifier(model: Model, batches: AsyncIterable<LabeledBatch>, decisionClasses?: number): Promise<BinaryCounts> {
   let tp = 0, tn = 0, fp = 0, fn = 0;
   const [h, w] = model.meta.input_size;
   const c = model.meta.arch.in_channels;
+  const k = model.meta.arch.num_classes;
+  const among = Math.min(k, decisionClasses ?? k);
   for await (const batch of batches) {
     const n = batch.labels.length;
     const logits = await scope(() => model.forward(model.backend.fromArray(batch.x, [n, c, h, w]))).read();
     for (let i = 0; i < n; i++) {
-      const k = model.meta.arch.num_classes;
       let best = 0;
-      for (let j = 1; j < k; j++) if (logits[i * k + j] > logits[i * k + best]) best = j;
+      for (let j = 1; j < among; j++) if (logits[i * k + j] > logits[i * k + best]) best = j;
       const pred = best === 1, actual = batch.labels[i] === 1;
       if (pred && actual) tp++;
       else if (pred) fp++;
@@ -100,6 +111,7 @@ export async function trainClassifier(
   const schedule: LrSchedule = { ...config.schedule, totalSteps: config.epochs * config.stepsPerEpoch };
   const [h, w] = model.meta.input_size;
   const c = model.meta.arch.in_channels;
+  const k = model.meta.arch.num_classes;
   let best = history.reduce((m, r) => Math.max(m, r.val.balancedAccuracy), -1);
   let bestEpoch = history.find((r) => r.val.balancedAccuracy === best)?.epoch ?? -1;
 
@@ -112,21 +124,25 @@ export async function trainClassifier(
       const lrScale = lrScaleAt(schedule, optimizer.step);
       const n = batch.labels.length;
       const { loss, logits } = trainClassifierStep(model, optimizer, model.backend.fromArray(batch.x, [n, c, h, w]), batch.labels, {
-        classWeights: config.classWeights, dropoutRng: rng, lrScale,
+        classWeights: config.classWeights, dropoutRng: rng, lrScale, labelSmoothing: config.labelSmoothing ?? 0,
       });
       const [l] = await loss.read();
       const lg = await logits.read();
       loss.dispose();
       logits.dispose();
       let batchCorrect = 0;
-      for (let i = 0; i < n; i++) if ((lg[2 * i + 1] > lg[2 * i] ? 1 : 0) === batch.labels[i]) batchCorrect++;
+      for (let i = 0; i < n; i++) {
+        let top = 0;
+        for (let j = 1; j < k; j++) if (lg[i * k + j] > lg[i * k + top]) top = j;
+        if (top === batch.labels[i]) batchCorrect++;
+      }
       lossSum += l * n;
       correct += batchCorrect;
       seen += n;
       steps++;
       hooks.onStep?.({ epoch, step: optimizer.step, loss: l, accuracy: batchCorrect / n, imagesPerSecond: (n * 1000) / Math.max(1, Date.now() - t0), lrScale });
     }
-    const counts = await evaluateClassifier(model, hooks.validationBatches());
+    const counts = await evaluateClassifier(model, hooks.validationBatches(), config.decisionClasses);
     const val = { ...counts, ...rates(counts) };
     const improved = val.balancedAccuracy > best;
     if (improved) {
