@@ -1,15 +1,20 @@
 #!/usr/bin/env node
 // `pnpm bundle:offline`: lrpseg for a machine with Node but no registry (the lent GPU machine), in
 // build/offline/ (ignored by git; carry it with the device tool together with .device):
-//   lrpseg/cli.mjs          the CLI, bundled by esbuild (webgpu left out, sharp replaced by a stub: not needed there)
+//   lrpseg/cli.mjs          the CLI, bundled by esbuild (webgpu left out; images decoded by the pure-JS
+//                           decoders instead of sharp, whose libvips binaries are not carried)
+//   lrpseg/sample-worker.js  the data loader's worker thread (train), likewise
 //   lrpseg/bench.mjs        `lrpseg bench` alone (what scripts/device-check.sh runs; no other command's assets)
 //   lrpseg/conformance.mjs  the shared conformance suites on CUDA, with a minimal vitest stand-in
 //   lrpseg/native/*.node    the CUDA addon (and its host emulation), linux-x64
 //   lrpseg/native-deps/     native addons of bundled dependencies, this platform's only
+//   lrpseg/node_modules/dejavu-fonts-ttf  the two fonts the plots use
+//   segment/index.js        core's segmentation, for the segment pool's workers (eval, segment)
 //   anchors/pytorch_lrp_bench.py  the PyTorch baseline from ../shared/anchors, to run in the same command
 // Build the workspace first (pnpm exec turbo run build), on a machine with nvcc for the CUDA addon.
 import { build } from 'esbuild';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -46,8 +51,17 @@ const copyNativeAddons = {
   },
 };
 
+// Data sets decode through @lrpseg/datasets' decode-sharp module; here it is swapped for decode-js, the same
+// API on jpeg-js and pngjs (PNG values identical, JPEG within 2 grey levels: packages/datasets/test).
+const pureJsDecoding = {
+  name: 'pure-js-decoding',
+  setup(b) {
+    b.onResolve({ filter: /\/decode-sharp\.js$/ }, (args) => ({ path: path.join(args.resolveDir, 'decode-js.js') }));
+  },
+};
+
 const common = {
-  plugins: [copyNativeAddons],
+  plugins: [copyNativeAddons, pureJsDecoding],
   bundle: true,
   platform: 'node',
   format: 'esm',
@@ -74,10 +88,27 @@ try {
   process.stderr.write(`bundle:offline: the whole CLI did not bundle (${String(e.message).split('\n')[0]}); bench.mjs is unaffected\n`);
 }
 await build({ ...common, entryPoints: [path.join(root, 'scripts/offline/bench-entry.mjs')], outfile: path.join(app, 'bench.mjs') });
+// The report plots (train's curves, eval's figures) render text with DejaVu Sans, which render.ts finds
+// through require.resolve from the bundle's folder.
+{
+  const require = createRequire(path.join(root, 'packages/cli/package.json'));
+  const fontDir = path.join(app, 'node_modules', 'dejavu-fonts-ttf');
+  mkdirSync(path.join(fontDir, 'ttf'), { recursive: true });
+  writeFileSync(path.join(fontDir, 'package.json'), '{ "name": "dejavu-fonts-ttf" }\n');
+  for (const f of ['DejaVuSans.ttf', 'DejaVuSans-Bold.ttf']) copyFileSync(require.resolve(`dejavu-fonts-ttf/ttf/${f}`), path.join(fontDir, 'ttf', f));
+}
+// core's segment pool starts workers that import the compiled segment module at ../segment/index.js
+// from its own module, i.e. from lrpseg/cli.mjs: build/offline/segment/index.js.
+mkdirSync(path.join(out, 'segment'), { recursive: true });
+writeFileSync(path.join(out, 'segment', 'package.json'), '{ "type": "module" }\n');
+await build({ ...common, entryPoints: [path.join(root, 'packages/core/dist/segment/index.js')], outfile: path.join(out, 'segment', 'index.js') });
+// The loader looks for its worker beside itself (import.meta.url of the bundle); an ES module named .js.
+writeFileSync(path.join(app, 'package.json'), '{ "type": "module" }\n');
+await build({ ...common, entryPoints: [path.join(root, 'packages/datasets/dist/sample-worker.js')], outfile: path.join(app, 'sample-worker.js') });
 // core's worker pools start workers from the source text of functions (eval workers, which have a plain
 // `require`); esbuild renames their require() calls to its __require helper, which workers lack.
 const plainRequire = (file) => writeFileSync(file, readFileSync(file, 'utf8').replace(/\b__require\(/g, 'require('));
-for (const f of ['cli.mjs', 'bench.mjs']) if (existsSync(path.join(app, f))) plainRequire(path.join(app, f));
+for (const f of ['cli.mjs', 'bench.mjs', 'sample-worker.js']) if (existsSync(path.join(app, f))) plainRequire(path.join(app, f));
 await build({
   ...common,
   entryPoints: [path.join(root, 'scripts/offline/conformance-entry.mjs')],
@@ -104,7 +135,7 @@ function du(p) {
   const s = statSync(p);
   return s.isDirectory() ? readdirSync(p).reduce((t, f) => t + du(path.join(p, f)), 0) : s.size;
 }
-for (const f of ['lrpseg/cli.mjs', 'lrpseg/bench.mjs', 'lrpseg/conformance.mjs', 'lrpseg/native', 'lrpseg/native-deps', 'anchors']) {
+for (const f of ['lrpseg/cli.mjs', 'lrpseg/bench.mjs', 'lrpseg/sample-worker.js', 'lrpseg/conformance.mjs', 'lrpseg/native', 'lrpseg/native-deps', 'lrpseg/node_modules', 'segment', 'anchors']) {
   const p = path.join(out, f);
   if (existsSync(p)) process.stdout.write(`  ${f.padEnd(24)} ${(du(p) / 2 ** 20).toFixed(2)} MiB\n`);
 }
