@@ -8,8 +8,12 @@ import { Command, Option } from 'commander';
 import {
   LrpsegError,
   buildUNet,
+  ROTATION_CLASSES,
+  argmaxAccuracy,
   buildVgg,
   keepFirstClasses,
+  rotateSquareBatch,
+  saveFeatureWeights,
   loadFeatureWeights,
   saveModel,
   loadModel,
@@ -91,6 +95,15 @@ export interface ClassifierTrainOptions extends CommonTrainOptions {
    * e.g. Break, Fray, Uneven beside Crack, Blowhole, Free. model.safetensors keeps the decision's outputs.
    */
   readonly extraClasses?: readonly string[];
+}
+
+export interface PretextTrainOptions extends CommonTrainOptions {
+  readonly arch: ArchChoice;
+  readonly widthDivisor: number;
+  readonly lrConv: number;
+  readonly lrFc: number;
+  /** Share of the training images held out to measure the pretext accuracy (0: none). */
+  readonly holdOut: number;
 }
 
 export interface UNetTrainOptions extends CommonTrainOptions {
@@ -313,6 +326,98 @@ export async function trainClassifierCommand(o: ClassifierTrainOptions, io: CliI
   }
 }
 
+/** Each sample turned by k quarter turns, k uniform in {0, 1, 2, 3} from `rng`; the label is k. */
+function rotationBatch(x: Float32Array, shape: readonly number[], rng: SeededRng, fixed?: readonly number[]): LabeledBatch {
+  const [n, c, h, w] = shape;
+  if (h !== w) throw new LrpsegError('BAD_INPUT', `rotation prediction needs a square input (got ${h}×${w})`);
+  const ks = fixed ?? Array.from({ length: n }, () => rng.int(4));
+  return { x: rotateSquareBatch(x, n, c, h, ks), labels: ks };
+}
+
+/**
+ * `train pretext`: rotation prediction on the manifest's train images (every class, labels ignored;
+ * val and test untouched), the convolutions written to features.safetensors for `train classifier --init`.
+ * No early stopping: the last epoch's weights are kept.
+ */
+export async function trainPretextCommand(o: PretextTrainOptions, io: CliIo): Promise<number> {
+  const { manifest, root } = await openManifest(o.manifest, o.data);
+  let images = new SeededRng(o.seed).shuffle([...requireSubset(manifest, 'train', o.manifest)]);
+  if (o.limit !== undefined) images = images.slice(0, o.limit);
+  const held = Math.floor(images.length * o.holdOut);
+  const heldOut = images.slice(0, held);
+  const trainImages = images.slice(held);
+  await mkdirp(o.out);
+  const logFile = path.join(o.out, 'pretext-log.jsonl');
+  const featuresFile = path.join(o.out, 'features.safetensors');
+  const backend = await createBackend(o.backend, { threads: resolveThreads(o.threads, io.env), ...(o.device !== undefined ? { device: o.device } : {}) });
+  const loaders: DataLoader[] = [];
+  try {
+    const base = vgg11Meta(archVariant(o.arch), { inputSize: [o.size, o.size], widthDivisor: o.widthDivisor });
+    const model = buildVgg(backend, { ...base, arch: { ...base.arch, num_classes: ROTATION_CLASSES.length }, classes: [...ROTATION_CLASSES] }, { seed: o.seed });
+    const common = { root, size: [o.size, o.size] as const, channels: model.meta.arch.in_channels, ...(o.workers !== undefined ? { workers: o.workers } : {}) };
+    // no flips: a vertical flip is a half turn composed with a horizontal flip, which would blur k = 0 with k = 2
+    const trainLoader = new DataLoader({ ...common, entries: trainImages, mode: 'train', batchSize: o.batchSize, seed: o.seed, augment: { flips: false, warp: null }, dropLast: true });
+    loaders.push(trainLoader);
+    const heldLoader = heldOut.length > 0 ? new DataLoader({ ...common, entries: heldOut, mode: 'eval', batchSize: o.batchSize, views: ['identity'], evalCrop: 'center' }) : null;
+    if (heldLoader) loaders.push(heldLoader);
+    const stepsPerEpoch = o.stepsPerEpoch ?? trainLoader.batchesPerEpoch;
+    if (stepsPerEpoch < 1) throw new LrpsegError('BAD_INPUT', `train pretext: ${trainImages.length} training images make no batch of ${o.batchSize}`);
+    const turns = new SeededRng(o.seed + 3);
+    // every held-out image at each of the four turns
+    const heldOutBatches = async function* (): AsyncIterable<LabeledBatch> {
+      if (!heldLoader) return;
+      for await (const b of heldLoader.epoch(0)) for (let k = 0; k < 4; k++) yield rotationBatch(b.x, b.shape, turns, new Array<number>(b.shape[0]).fill(k));
+    };
+    const logLines: string[] = [];
+    let bar: Progress | null = null;
+    let heldOutAccuracy: number | null = null;
+    const result = await trainClassifier(
+      model,
+      {
+        epochs: o.epochs, stepsPerEpoch, optimizer: { kind: o.optimizer, weightDecay: o.weightDecay }, lrs: { conv: o.lrConv, fc: o.lrFc },
+        schedule: { kind: o.schedule, warmupSteps: o.warmup }, patience: 0, seed: o.seed,
+      },
+      {
+        async *trainBatches(epoch: number): AsyncIterable<LabeledBatch> {
+          bar = new Progress(io, `pretext epoch ${epoch + 1}/${o.epochs}`, stepsPerEpoch, 'steps', { quiet: o.quiet, steps: stepsPerEpoch });
+          for await (const b of trainLoader.epoch(epoch)) yield rotationBatch(b.x, b.shape, turns);
+        },
+        // the trainer's binary validation does not apply to four classes; the held-out accuracy is measured in onEpoch
+        async *validationBatches(): AsyncIterable<LabeledBatch> {},
+        onStep: () => bar?.advance(1),
+        onEpoch: async (r: EpochRecord) => {
+          bar?.stop();
+          const acc = heldLoader ? await argmaxAccuracy(model, heldOutBatches()) : null;
+          heldOutAccuracy = acc ? acc.correct / acc.total : null;
+          await writeLogLine(logFile, logLines, {
+            epoch: r.epoch, step: r.step, trainLoss: r.trainLoss, trainAccuracy: r.trainAccuracy, heldOutAccuracy, heldOutSamples: acc?.total ?? 0, seconds: r.seconds,
+          });
+          if (!o.quiet) {
+            io.stderr(
+              `pretext epoch ${r.epoch + 1}: loss ${r.trainLoss.toFixed(4)}, train acc ${(100 * r.trainAccuracy).toFixed(1)}%` +
+                `${heldOutAccuracy !== null ? `, held-out acc ${(100 * heldOutAccuracy).toFixed(1)}%` : ''}, ${r.seconds.toFixed(0)} s\n`,
+            );
+          }
+        },
+      },
+    );
+    const last = result.history[result.history.length - 1];
+    const provenance = {
+      task: 'rotation', arch: o.arch, widthDivisor: o.widthDivisor, size: o.size, epochs: result.history.length, steps: last?.step ?? 0,
+      trainImages: trainImages.length, heldOutImages: heldOut.length, trainAccuracy: last?.trainAccuracy ?? null, heldOutAccuracy, seed: o.seed,
+    };
+    await writeFileAtomic(featuresFile, await saveFeatureWeights(model, provenance));
+    io.stdout(
+      `pretext (rotation) ${o.arch}: ${provenance.steps} steps on ${trainImages.length} images, ` +
+        `${heldOutAccuracy !== null ? `held-out accuracy ${(100 * heldOutAccuracy).toFixed(1)}%` : `train accuracy ${(100 * (last?.trainAccuracy ?? NaN)).toFixed(1)}%`} → ${featuresFile}\n`,
+    );
+    return 0;
+  } finally {
+    await Promise.all(loaders.map((l) => l.close()));
+    await backend.destroy();
+  }
+}
+
 export async function trainUNetCommand(o: UNetTrainOptions, io: CliIo): Promise<number> {
   const { manifest, root } = await openManifest(o.manifest, o.data);
   // The U-Net learns from pixel labels: defective images only (defect-free ones have empty masks and
@@ -488,6 +593,31 @@ export function registerTrain(program: Command, io: CliIo, setResult: (code: num
             labelSmoothing: opts.labelSmoothing as number,
             ...(opts.classes !== undefined ? { classes: opts.classes as string[] } : {}),
             ...(opts.extraClasses !== undefined ? { extraClasses: opts.extraClasses as string[] } : {}),
+          },
+          io,
+        ),
+      );
+    });
+  commonOptions(
+    train
+      .command('pretext')
+      .description(
+        'Self-supervised pre-training: rotation prediction (k quarter turns, 4-way cross-entropy) on the manifest\'s train images, ' +
+          'every class, labels ignored; writes features.safetensors (the convolutions, for `train classifier --init`) and pretext-log.jsonl. ' +
+          '--limit caps the number of images (not per label).',
+      ),
+  )
+    .addOption(new Option('--arch <arch>', 'architecture').choices([...ARCH_CHOICES]).default('vgg11-onefc'))
+    .option('--width-divisor <d>', 'divide the conv widths (small, fast models)', intArg(1, 512), 1)
+    .option('--lr-conv <lr>', 'learning rate of the convolutions', floatArg('--lr-conv'), 1e-3)
+    .option('--lr-fc <lr>', 'learning rate of the FC layers', floatArg('--lr-fc'), 1e-3)
+    .option('--hold-out <f>', 'share of the train images held out to measure the pretext accuracy', fractionArg('--hold-out'), 0.1)
+    .action(async (opts: Record<string, unknown>) => {
+      setResult(
+        await trainPretextCommand(
+          {
+            ...common(opts), arch: opts.arch as ArchChoice, widthDivisor: opts.widthDivisor as number,
+            lrConv: opts.lrConv as number, lrFc: opts.lrFc as number, holdOut: opts.holdOut as number,
           },
           io,
         ),

@@ -1,0 +1,72 @@
+/**
+ * Rotation prediction, a self-supervised pretext task (Gidaris et al. 2018): the network sees an
+ * unlabelled crop turned by k quarter turns and learns k. Only its convolutions are kept, written under
+ * torchvision's names so that `loadFeatureWeights` (`train classifier --init`) takes them.
+ */
+import { serializeSafetensors } from '../io/safetensors.js';
+import type { Model } from '../nn/model.js';
+import { scope } from '../tensor.js';
+import type { LabeledBatch } from './trainer.js';
+
+/** The pretext task's classes: the quarter turns k = 0, 1, 2, 3 (counter-clockwise). */
+export const ROTATION_CLASSES: readonly string[] = ['rot0', 'rot90', 'rot180', 'rot270'];
+
+/**
+ * Turns each square sample of an (n, c, s, s) batch by ks[i] quarter turns counter-clockwise (the
+ * convention of the datasets package's `rotate90`): output (y, x) takes source pixel
+ * k=1: (x, s−1−y); k=2: (s−1−y, s−1−x); k=3: (s−1−x, y). A pure permutation of the pixels.
+ */
+export function rotateSquareBatch(x: Float32Array, n: number, c: number, s: number, ks: readonly number[]): Float32Array {
+  if (x.length !== n * c * s * s || ks.length !== n) throw new RangeError(`rotateSquareBatch: ${x.length} values, ${ks.length} turns for (${n}, ${c}, ${s}, ${s})`);
+  const out = new Float32Array(x.length);
+  const plane = s * s;
+  for (let i = 0; i < n; i++) {
+    const q = ((Math.trunc(ks[i]) % 4) + 4) % 4;
+    for (let ch = 0; ch < c; ch++) {
+      const base = (i * c + ch) * plane;
+      for (let y = 0; y < s; y++) {
+        for (let xx = 0; xx < s; xx++) {
+          let sy = y, sx = xx;
+          if (q === 1) { sy = xx; sx = s - 1 - y; }
+          else if (q === 2) { sy = s - 1 - y; sx = s - 1 - xx; }
+          else if (q === 3) { sy = s - 1 - xx; sx = y; }
+          out[base + y * s + xx] = x[base + sy * s + sx];
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** Top-1 accuracy of the model's argmax against the batches' labels (all classes). */
+export async function argmaxAccuracy(model: Model, batches: AsyncIterable<LabeledBatch>): Promise<{ correct: number; total: number }> {
+  const [h, w] = model.meta.input_size;
+  const c = model.meta.arch.in_channels;
+  const k = model.meta.arch.num_classes;
+  let correct = 0, total = 0;
+  for await (const batch of batches) {
+    const n = batch.labels.length;
+    const logits = await scope(() => model.forward(model.backend.fromArray(batch.x, [n, c, h, w]))).read();
+    for (let i = 0; i < n; i++) {
+      let top = 0;
+      for (let j = 1; j < k; j++) if (logits[i * k + j] > logits[i * k + top]) top = j;
+      if (top === batch.labels[i]) correct++;
+    }
+    total += n;
+  }
+  return { correct, total };
+}
+
+/**
+ * The model's convolutions alone (`features.N.weight` / `.bias`), as safetensors. No "lrpseg" model
+ * metadata, so that the file is not mistaken for a model; `provenance` goes under "lrpseg_pretext".
+ */
+export async function saveFeatureWeights(model: Model, provenance: unknown): Promise<Uint8Array> {
+  const entries: [string, { shape: readonly number[]; data: Float32Array }][] = [];
+  for (const layer of model.paramLayers()) {
+    if (layer.kind !== 'conv2d') continue;
+    entries.push([`${layer.name}.weight`, { shape: layer.weight.shape, data: await layer.weight.read() }]);
+    entries.push([`${layer.name}.bias`, { shape: layer.bias.shape, data: await layer.bias.read() }]);
+  }
+  return serializeSafetensors(entries, { lrpseg_pretext: JSON.stringify(provenance) });
+}
