@@ -4,6 +4,7 @@ export * from './backend.js';
 export * from './shapes.js';
 export * from './checks.js';
 export * from './random.js';
+export * from './rotate.js';
 export * from './lrp/rule.js';
 export * from './lrp/parse.js';
 export * from './lrp/composite.js';

@@ -5,7 +5,7 @@
  * sampling as their image, and are thresholded at 0.5 only once, at the end (thresholdMask): so a
  * mask follows its image's geometry to the sub-pixel, and interpolation never shifts it.
  */
-import { LrpsegError, mulberry32, normalGenerator } from '@lrpseg/core';
+import { LrpsegError, mulberry32, normalGenerator, rotatePlanes90 } from '@lrpseg/core';
 import type { PlanarImage } from './resize.js';
 
 /** A rectangle [top, bottom) × [left, right). */
@@ -271,35 +271,8 @@ export function warpBilinear<T extends PlanarImage>(img: T, map: { x: Float32Arr
  * height; an exact permutation of the pixels, so a mask rotated with its image stays aligned bit for bit.
  */
 export function rotate90<T extends PlanarImage>(img: T, k: number): T {
-  const q = ((Math.trunc(k) % 4) + 4) % 4;
-  if (q === 0) return { ...img, data: new Float32Array(img.data) };
-  const { width: W, height: H, channels: C, data } = img;
-  const outW = q === 2 ? W : H;
-  const outH = q === 2 ? H : W;
-  const out = new Float32Array(data.length);
-  for (let c = 0; c < C; c++) {
-    const src = c * H * W;
-    const dst = c * outH * outW;
-    for (let y = 0; y < outH; y++) {
-      for (let x = 0; x < outW; x++) {
-        // (y, x) of the output comes from the source pixel that lands there after q turns
-        let sy: number;
-        let sx: number;
-        if (q === 1) {
-          sy = x;
-          sx = W - 1 - y;
-        } else if (q === 2) {
-          sy = H - 1 - y;
-          sx = W - 1 - x;
-        } else {
-          sy = H - 1 - x;
-          sx = y;
-        }
-        out[dst + y * outW + x] = data[src + sy * W + sx];
-      }
-    }
-  }
-  return { ...img, width: outW, height: outH, data: out };
+  const r = rotatePlanes90(img.data, img.channels, img.height, img.width, k);
+  return { ...img, width: r.width, height: r.height, data: r.data };
 }
 
 /** Multiplies every value by `factor` and clips to [0, 1] (torchvision's adjust_brightness). */

@@ -4,6 +4,7 @@
  * torchvision's names so that `loadFeatureWeights` (`train classifier --init`) takes them.
  */
 import { serializeSafetensors } from '../io/safetensors.js';
+import { rotatePlanes90 } from '../rotate.js';
 import type { Model } from '../nn/model.js';
 import { scope } from '../tensor.js';
 import type { LabeledBatch } from './trainer.js';
@@ -11,30 +12,12 @@ import type { LabeledBatch } from './trainer.js';
 /** The pretext task's classes: the quarter turns k = 0, 1, 2, 3 (counter-clockwise). */
 export const ROTATION_CLASSES: readonly string[] = ['rot0', 'rot90', 'rot180', 'rot270'];
 
-/**
- * Turns each square sample of an (n, c, s, s) batch by ks[i] quarter turns counter-clockwise (the
- * convention of the datasets package's `rotate90`): output (y, x) takes source pixel
- * k=1: (x, s−1−y); k=2: (s−1−y, s−1−x); k=3: (s−1−x, y). A pure permutation of the pixels.
- */
+/** Turns each sample of an (n, c, s, s) batch by ks[i] quarter turns counter-clockwise (rotatePlanes90). */
 export function rotateSquareBatch(x: Float32Array, n: number, c: number, s: number, ks: readonly number[]): Float32Array {
   if (x.length !== n * c * s * s || ks.length !== n) throw new RangeError(`rotateSquareBatch: ${x.length} values, ${ks.length} turns for (${n}, ${c}, ${s}, ${s})`);
   const out = new Float32Array(x.length);
-  const plane = s * s;
-  for (let i = 0; i < n; i++) {
-    const q = ((Math.trunc(ks[i]) % 4) + 4) % 4;
-    for (let ch = 0; ch < c; ch++) {
-      const base = (i * c + ch) * plane;
-      for (let y = 0; y < s; y++) {
-        for (let xx = 0; xx < s; xx++) {
-          let sy = y, sx = xx;
-          if (q === 1) { sy = xx; sx = s - 1 - y; }
-          else if (q === 2) { sy = s - 1 - y; sx = s - 1 - xx; }
-          else if (q === 3) { sy = s - 1 - xx; sx = y; }
-          out[base + y * s + xx] = x[base + sy * s + sx];
-        }
-      }
-    }
-  }
+  const size = c * s * s;
+  for (let i = 0; i < n; i++) out.set(rotatePlanes90(x.subarray(i * size, (i + 1) * size), c, s, s, ks[i]).data, i * size);
   return out;
 }
 
