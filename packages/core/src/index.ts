@@ -30,6 +30,7 @@ export * from './train/trainer.js';
 export * from './train/loss.js';
 export * from './train/head.js';
 export * from './train/pretext.js';
+export * from './train/cutpaste.js';
 export * from './segment/index.js';
 export * from './metrics/index.js';
 export * from './train/unet-trainer.js';
