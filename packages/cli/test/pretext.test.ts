@@ -95,6 +95,30 @@ describe.skipIf(!have)('lrpseg train pretext', () => {
     for (const name of names) expect(Array.from(await otherParams.get(name)!.read()), name).toEqual(Array.from(features.tensors.get(name)!.data));
   });
 
+  it('--task cutpaste trains on the defect-free train images only, three classes', async () => {
+    // the defect images of this manifest do not exist: reading one would fail the run
+    const m = manifest(6, true);
+    const noDefects = path.join(dir, 'cutpaste.json');
+    const train = m.subsets.train.map((e) => (e.label === 1 ? { ...e, image: `missing/${e.image}`, mask: `missing/${e.mask}` } : e));
+    writeFileSync(noDefects, serializeManifest({ ...m, subsets: { ...m.subsets, train } }));
+    const out = path.join(dir, 'cutpaste');
+    const r = await lrpseg('train', 'pretext', '--task', 'cutpaste', '--manifest', noDefects, ...small, '--epochs', '2', '--steps-per-epoch', '2', '--hold-out', '0.34', '--out', out);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/pretext \(cutpaste\).*held-out accuracy/);
+    const log = readFileSync(path.join(out, 'pretext-log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; heldOutSamples: number });
+    // 2 of the 6 defect-free images held out, each as the three classes
+    expect(log[1].heldOutSamples).toBe(6);
+    // 4 training images make one batch of 4 per pass; --steps-per-epoch 2 takes two passes per epoch
+    expect(log.map((l) => l.step)).toEqual([2, 4]);
+    const features = parseSafetensors(readFileSync(path.join(out, 'features.safetensors')));
+    expect(JSON.parse(features.metadata.lrpseg_pretext!)).toMatchObject({ task: 'cutpaste', trainImages: 4, heldOutImages: 2 });
+    // the same manifest with rotation reads the defect images too, and fails on them
+    const rot = await lrpseg('train', 'pretext', '--manifest', noDefects, ...small, '--epochs', '1', '--steps-per-epoch', '2', '--out', path.join(dir, 'rot'));
+    expect(rot.code).toBe(1);
+    expect(rot.stderr).toMatch(/missing/);
+  });
+
   it('refuses a manifest whose train subset is empty', async () => {
     const empty = path.join(dir, 'empty.json');
     const m = manifest(2, false);

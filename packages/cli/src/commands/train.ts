@@ -9,6 +9,8 @@ import {
   LrpsegError,
   buildUNet,
   ROTATION_CLASSES,
+  CUTPASTE_CLASSES,
+  cutPasteBatch,
   argmaxAccuracy,
   buildVgg,
   keepFirstClasses,
@@ -33,6 +35,7 @@ import {
 import {
   CLASSIFIER_AUGMENT,
   DataLoader,
+  type Batch,
   UNET_AUGMENT,
   parseManifest,
   selectClasses,
@@ -97,7 +100,13 @@ export interface ClassifierTrainOptions extends CommonTrainOptions {
   readonly extraClasses?: readonly string[];
 }
 
+/** The self-supervised tasks of `train pretext`. */
+export const PRETEXT_TASKS = ['rotation', 'cutpaste'] as const;
+export type PretextTask = (typeof PRETEXT_TASKS)[number];
+
 export interface PretextTrainOptions extends CommonTrainOptions {
+  /** rotation: predict k quarter turns (every train image); cutpaste: normal / cut-paste / scar (defect-free train images). */
+  readonly task: PretextTask;
   readonly arch: ArchChoice;
   readonly widthDivisor: number;
   readonly lrConv: number;
@@ -284,7 +293,7 @@ export async function trainClassifierCommand(o: ClassifierTrainOptions, io: CliI
       {
         async *trainBatches(epoch: number, _rng: SeededRng): AsyncIterable<LabeledBatch> {
           bar = new Progress(io, `epoch ${epoch + 1}/${o.epochs}`, stepsPerEpoch, 'steps', { quiet: o.quiet, steps: stepsPerEpoch });
-          for await (const b of trainLoader.epoch(epoch)) yield { x: b.x, labels: Array.from(b.labels) };
+          for await (const b of trainingPasses(trainLoader, epoch, stepsPerEpoch)) yield { x: b.x, labels: Array.from(b.labels) };
         },
         async *validationBatches(): AsyncIterable<LabeledBatch> {
           for await (const b of valLoader.epoch(0)) yield { x: b.x, labels: Array.from(b.labels) };
@@ -326,22 +335,75 @@ export async function trainClassifierCommand(o: ClassifierTrainOptions, io: CliI
   }
 }
 
-/** Each sample turned by k quarter turns, k uniform in {0, 1, 2, 3} from `rng`; the label is k. */
-function rotationBatch(x: Float32Array, shape: readonly number[], rng: SeededRng, fixed?: readonly number[]): LabeledBatch {
-  const [n, c, h, w] = shape;
-  if (h !== w) throw new LrpsegError('BAD_INPUT', `rotation prediction needs a square input (got ${h}×${w})`);
-  const ks = fixed ?? Array.from({ length: n }, () => rng.int(4));
-  return { x: rotateSquareBatch(x, n, c, h, ks), labels: ks };
+/**
+ * The batches of one training epoch of `steps` steps: one pass over the loader's data when that is
+ * enough (pass `epoch`, as always), else as many fresh passes as it takes (passes epoch·k … epoch·k + k − 1),
+ * so that --steps-per-epoch above one pass really gives that many steps and the schedule's length holds.
+ */
+async function* trainingPasses(loader: DataLoader, epoch: number, steps: number): AsyncGenerator<Batch> {
+  const passes = Math.max(1, Math.ceil(steps / loader.batchesPerEpoch));
+  let given = 0;
+  for (let p = 0; p < passes; p++) {
+    for await (const b of loader.epoch(epoch * passes + p)) {
+      yield b;
+      if (++given >= steps) return;
+    }
+  }
 }
 
+/** How a pretext task labels its samples: the classes, and a batch of crops made into labelled samples. */
+interface PretextLabeller {
+  readonly classes: readonly string[];
+  /** Flips are off for rotation: a vertical flip is a half turn composed with a horizontal flip, which would blur k = 0 with k = 2. */
+  readonly augment: TrainAugment;
+  /** Which train images the task uses. */
+  readonly uses: (e: ManifestEntry) => boolean;
+  /** Labels drawn from `rng` (or all `fixed`), the batch made to match. */
+  label(x: Float32Array, shape: readonly number[], rng: SeededRng, fixed?: number): LabeledBatch;
+}
+
+function squareShape(shape: readonly number[], task: string): [number, number, number] {
+  const [n, c, h, w] = shape;
+  if (h !== w) throw new LrpsegError('BAD_INPUT', `${task} needs a square input (got ${h}×${w})`);
+  return [n, c, h];
+}
+
+const PRETEXT_LABELLERS: Readonly<Record<PretextTask, PretextLabeller>> = {
+  // Gidaris et al. 2018: each sample turned by k quarter turns, k uniform in {0, 1, 2, 3}; the label is k
+  rotation: {
+    classes: ROTATION_CLASSES,
+    augment: { flips: false, warp: null },
+    uses: () => true,
+    label(x, shape, rng, fixed) {
+      const [n, c, s] = squareShape(shape, 'rotation prediction');
+      const ks = Array.from({ length: n }, () => fixed ?? rng.int(4));
+      return { x: rotateSquareBatch(x, n, c, s, ks), labels: ks };
+    },
+  },
+  // Li et al. 2021 (three-way): normal, a pasted rectangle, a pasted scar, uniform; only defect-free
+  // images, since a real defect would otherwise be taught as "normal"
+  cutpaste: {
+    classes: CUTPASTE_CLASSES,
+    augment: CLASSIFIER_AUGMENT,
+    uses: (e) => e.label === 0,
+    label(x, shape, rng, fixed) {
+      const [n, c, s] = squareShape(shape, 'CutPaste');
+      const labels = Array.from({ length: n }, () => fixed ?? rng.int(CUTPASTE_CLASSES.length));
+      return { x: cutPasteBatch(x, n, c, s, labels, () => rng.next()), labels };
+    },
+  },
+};
+
 /**
- * `train pretext`: rotation prediction on the manifest's train images (every class, labels ignored;
- * val and test untouched), the convolutions written to features.safetensors for `train classifier --init`.
- * No early stopping: the last epoch's weights are kept.
+ * `train pretext`: a self-supervised task on the manifest's train images (rotation: every class, labels
+ * ignored; cutpaste: the defect-free ones), val and test untouched; the convolutions written to
+ * features.safetensors for `train classifier --init`. No early stopping: the last epoch's weights are kept.
  */
 export async function trainPretextCommand(o: PretextTrainOptions, io: CliIo): Promise<number> {
+  const task = PRETEXT_LABELLERS[o.task];
   const { manifest, root } = await openManifest(o.manifest, o.data);
-  let images = new SeededRng(o.seed).shuffle([...requireSubset(manifest, 'train', o.manifest)]);
+  let images = new SeededRng(o.seed).shuffle(requireSubset(manifest, 'train', o.manifest).filter(task.uses));
+  if (images.length === 0) throw new LrpsegError('BAD_INPUT', `train pretext --task ${o.task}: the "train" subset of ${o.manifest} has no defect-free image`);
   if (o.limit !== undefined) images = images.slice(0, o.limit);
   const held = Math.floor(images.length * o.holdOut);
   const heldOut = images.slice(0, held);
@@ -353,20 +415,20 @@ export async function trainPretextCommand(o: PretextTrainOptions, io: CliIo): Pr
   const loaders: DataLoader[] = [];
   try {
     const base = vgg11Meta(archVariant(o.arch), { inputSize: [o.size, o.size], widthDivisor: o.widthDivisor });
-    const model = buildVgg(backend, { ...base, arch: { ...base.arch, num_classes: ROTATION_CLASSES.length }, classes: [...ROTATION_CLASSES] }, { seed: o.seed });
+    const model = buildVgg(backend, { ...base, arch: { ...base.arch, num_classes: task.classes.length }, classes: [...task.classes] }, { seed: o.seed });
     const common = { root, size: [o.size, o.size] as const, channels: model.meta.arch.in_channels, ...(o.workers !== undefined ? { workers: o.workers } : {}) };
-    // no flips: a vertical flip is a half turn composed with a horizontal flip, which would blur k = 0 with k = 2
-    const trainLoader = new DataLoader({ ...common, entries: trainImages, mode: 'train', batchSize: o.batchSize, seed: o.seed, augment: { flips: false, warp: null }, dropLast: true });
+    const trainLoader = new DataLoader({ ...common, entries: trainImages, mode: 'train', batchSize: o.batchSize, seed: o.seed, augment: task.augment, dropLast: true });
     loaders.push(trainLoader);
     const heldLoader = heldOut.length > 0 ? new DataLoader({ ...common, entries: heldOut, mode: 'eval', batchSize: o.batchSize, views: ['identity'], evalCrop: 'center' }) : null;
     if (heldLoader) loaders.push(heldLoader);
     const stepsPerEpoch = o.stepsPerEpoch ?? trainLoader.batchesPerEpoch;
     if (stepsPerEpoch < 1) throw new LrpsegError('BAD_INPUT', `train pretext: ${trainImages.length} training images make no batch of ${o.batchSize}`);
-    const turns = new SeededRng(o.seed + 3);
-    // every held-out image at each of the four turns
+    const labelRng = new SeededRng(o.seed + 3);
+    // every held-out image as each class, drawn the same way every epoch
     const heldOutBatches = async function* (): AsyncIterable<LabeledBatch> {
       if (!heldLoader) return;
-      for await (const b of heldLoader.epoch(0)) for (let k = 0; k < 4; k++) yield rotationBatch(b.x, b.shape, turns, new Array<number>(b.shape[0]).fill(k));
+      const rng = new SeededRng(o.seed + 4);
+      for await (const b of heldLoader.epoch(0)) for (let k = 0; k < task.classes.length; k++) yield task.label(b.x, b.shape, rng, k);
     };
     const logLines: string[] = [];
     let bar: Progress | null = null;
@@ -380,9 +442,9 @@ export async function trainPretextCommand(o: PretextTrainOptions, io: CliIo): Pr
       {
         async *trainBatches(epoch: number): AsyncIterable<LabeledBatch> {
           bar = new Progress(io, `pretext epoch ${epoch + 1}/${o.epochs}`, stepsPerEpoch, 'steps', { quiet: o.quiet, steps: stepsPerEpoch });
-          for await (const b of trainLoader.epoch(epoch)) yield rotationBatch(b.x, b.shape, turns);
+          for await (const b of trainingPasses(trainLoader, epoch, stepsPerEpoch)) yield task.label(b.x, b.shape, labelRng);
         },
-        // the trainer's binary validation does not apply to four classes; the held-out accuracy is measured in onEpoch
+        // the trainer's binary validation does not apply to the pretext classes; the held-out accuracy is measured in onEpoch
         async *validationBatches(): AsyncIterable<LabeledBatch> {},
         onStep: () => bar?.advance(1),
         onEpoch: async (r: EpochRecord) => {
@@ -403,12 +465,12 @@ export async function trainPretextCommand(o: PretextTrainOptions, io: CliIo): Pr
     );
     const last = result.history[result.history.length - 1];
     const provenance = {
-      task: 'rotation', arch: o.arch, widthDivisor: o.widthDivisor, size: o.size, epochs: result.history.length, steps: last?.step ?? 0,
+      task: o.task, arch: o.arch, widthDivisor: o.widthDivisor, size: o.size, epochs: result.history.length, steps: last?.step ?? 0,
       trainImages: trainImages.length, heldOutImages: heldOut.length, trainAccuracy: last?.trainAccuracy ?? null, heldOutAccuracy, seed: o.seed,
     };
     await writeFileAtomic(featuresFile, await saveFeatureWeights(model, provenance));
     io.stdout(
-      `pretext (rotation) ${o.arch}: ${provenance.steps} steps on ${trainImages.length} images, ` +
+      `pretext (${o.task}) ${o.arch}: ${provenance.steps} steps on ${trainImages.length} images, ` +
         `${heldOutAccuracy !== null ? `held-out accuracy ${(100 * heldOutAccuracy).toFixed(1)}%` : `train accuracy ${(100 * (last?.trainAccuracy ?? NaN)).toFixed(1)}%`} → ${featuresFile}\n`,
     );
     return 0;
@@ -448,7 +510,7 @@ export async function trainUNetCommand(o: UNetTrainOptions, io: CliIo): Promise<
       {
         async *trainBatches(epoch: number) {
           bar = new Progress(io, `epoch ${epoch + 1}/${o.epochs}`, stepsPerEpoch, 'steps', { quiet: o.quiet, steps: stepsPerEpoch });
-          for await (const b of trainLoader.epoch(epoch)) yield toMasked(b);
+          for await (const b of trainingPasses(trainLoader, epoch, stepsPerEpoch)) yield toMasked(b);
         },
         async *validationBatches() {
           for await (const b of valLoader.epoch(0)) yield toMasked(b);
@@ -602,11 +664,13 @@ export function registerTrain(program: Command, io: CliIo, setResult: (code: num
     train
       .command('pretext')
       .description(
-        'Self-supervised pre-training: rotation prediction (k quarter turns, 4-way cross-entropy) on the manifest\'s train images, ' +
-          'every class, labels ignored; writes features.safetensors (the convolutions, for `train classifier --init`) and pretext-log.jsonl. ' +
+        'Self-supervised pre-training on the manifest\'s train images: --task rotation predicts k quarter turns (every class, labels ignored); ' +
+          '--task cutpaste tells defect-free crops from ones with a pasted rectangle or scar (Li et al. 2021; defect-free images only). ' +
+          'Writes features.safetensors (the convolutions, for `train classifier --init`) and pretext-log.jsonl. ' +
           '--limit caps the number of images (not per label).',
       ),
   )
+    .addOption(new Option('--task <task>', 'pretext task').choices([...PRETEXT_TASKS]).default('rotation'))
     .addOption(new Option('--arch <arch>', 'architecture').choices([...ARCH_CHOICES]).default('vgg11-onefc'))
     .option('--width-divisor <d>', 'divide the conv widths (small, fast models)', intArg(1, 512), 1)
     .option('--lr-conv <lr>', 'learning rate of the convolutions', floatArg('--lr-conv'), 1e-3)
@@ -616,7 +680,7 @@ export function registerTrain(program: Command, io: CliIo, setResult: (code: num
       setResult(
         await trainPretextCommand(
           {
-            ...common(opts), arch: opts.arch as ArchChoice, widthDivisor: opts.widthDivisor as number,
+            ...common(opts), task: opts.task as PretextTask, arch: opts.arch as ArchChoice, widthDivisor: opts.widthDivisor as number,
             lrConv: opts.lrConv as number, lrFc: opts.lrFc as number, holdOut: opts.holdOut as number,
           },
           io,
