@@ -14,6 +14,7 @@ import { explainCommand, type OutputFormat } from './commands/explain.js';
 import { infoCommand } from './commands/info.js';
 import { benchCommand } from './commands/bench.js';
 import { makeModelCommand } from './commands/make-model.js';
+import { convertCommand } from './commands/convert.js';
 import { dataCommand } from './commands/data.js';
 import { registerSegment } from './commands/segment.js';
 import { registerEval } from './commands/eval.js';
@@ -202,6 +203,18 @@ function buildProgram(io: CliIo, setResult: (code: number) => void): Command {
         io,
       ),
     );
+  });
+
+  common(
+    program
+      .command('convert')
+      .summary('rewrite a model file at another precision')
+      .description('Writes the model (metadata, tensor names and shapes unchanged) with its values stored as F32 or F16 (rounded to nearest): F16 halves a model to ship.')
+      .argument('<model>', 'model .safetensors')
+      .requiredOption('-o, --out <file>', 'output .safetensors')
+      .addOption(new Option('--dtype <dtype>', 'stored precision').choices(['F32', 'F16']).default('F16')),
+  ).action(async (model: string, opts: Record<string, unknown> & CommonFlags) => {
+    setResult(await convertCommand({ input: model, out: opts.out as string, dtype: opts.dtype as 'F32' | 'F16', quiet: Boolean(opts.quiet) }, io));
   });
 
   program.addCommand(dataCommand(io, setResult));

@@ -141,3 +141,32 @@ describe('bench', () => {
     expect((await lrpseg('bench')).code).toBe(2);
   });
 });
+
+describe('convert', () => {
+  it('rewrites a model as F16: half the bytes, same names and metadata, every value the nearest F16', async () => {
+    const half = path.join(dir, 'half.safetensors');
+    const r = await lrpseg('convert', m128, '-o', half);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/F16/);
+    const { parseSafetensors } = await import('@lrpseg/core');
+    const a = parseSafetensors(readFileSync(m128));
+    const b = parseSafetensors(readFileSync(half));
+    expect(b.metadata.lrpseg).toBe(a.metadata.lrpseg);
+    expect([...b.tensors.keys()].sort()).toEqual([...a.tensors.keys()].sort());
+    expect(readFileSync(half).length).toBeLessThan(0.55 * readFileSync(m128).length);
+    for (const [name, t] of a.tensors) {
+      const h = b.tensors.get(name)!;
+      expect(h.shape).toEqual(t.shape);
+      for (let i = 0; i < t.data.length; i += 97) {
+        // F16 keeps 11 significant bits: the relative error of a normal value is at most 2^-11
+        expect(Math.abs(h.data[i] - t.data[i]), name).toBeLessThanOrEqual(Math.max(Math.abs(t.data[i]) * 2 ** -11, 2 ** -24));
+      }
+    }
+    // and back to F32 reproduces the F16 values exactly
+    const back = path.join(dir, 'back.safetensors');
+    expect((await lrpseg('convert', half, '--dtype', 'F32', '-o', back, '-q')).code).toBe(0);
+    const c = parseSafetensors(readFileSync(back));
+    for (const [name, t] of b.tensors) expect(Array.from(c.tensors.get(name)!.data), name).toEqual(Array.from(t.data));
+    expect((await lrpseg('convert', half, '-o', half)).code).toBe(2);
+  });
+});
