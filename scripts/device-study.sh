@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Full-scale classifier training for issue 5 on the lent GPU machine, sized to a time budget
+# (docs/levers.md, "On a lent GPU machine"): one timing epoch, then one run of VGG-11 at 224 × 224 with
+# full widths and the levers that helped on the CPU, its epochs chosen so that training and the test
+# evaluation (balanced accuracy; Simple, GMM, BMM with `ours`) fit BUDGET seconds. Copies the log,
+# metrics and the model (F16, in parts of at most 15 MiB: the device tool returns at most 8 files of
+# 16 MiB each) to $OUT; logs go to stdout (tee it to $OUT/log.txt).
+#
+# Prepare here:  bash ../shared/device/prepare.sh; bash scripts/setup.sh; pnpm bundle:offline;
+#                bash scripts/device-data.sh
+# Call 1:        carry [".devdata"], command: ls .devdata            (the data stays while the machine is warm)
+# Call 2, at once: carry [".device", "build/offline"], command:
+#                source .device/env.sh; BUDGET=420 bash scripts/device-study.sh 2>&1 | tee $OUT/log.txt
+# Env: BUDGET (s, default 420), ARCH (vgg11-onefc), SEED (0), BACKEND (cuda), LEVERS (train options), SIZE, WIDTH_DIVISOR,
+#      LRPSEG_DEVICE (GPU index), OUT.
+# Back here:     cat the model parts in order (model-f16.safetensors.part-*) into one file.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+B=build/offline/lrpseg
+OUTDIR=${OUT:-/tmp/lrpseg-device-study}
+BUDGET=${BUDGET:-420}
+ARCH=${ARCH:-vgg11-onefc}
+SEED=${SEED:-0}
+BACKEND=${BACKEND:-cuda}
+SIZE=${SIZE:-224}                 # SIZE, WIDTH_DIVISOR, BACKEND=cpu: a small dry run of this script anywhere
+WIDTH_DIVISOR=${WIDTH_DIVISOR:-1}
+LEVERS=${LEVERS:---label-smoothing 0.1 --optimizer adamw --weight-decay 0.05 --lr-conv 1e-3 --lr-fc 1e-3}
+WORK=/tmp/lrpseg-study
+start=$(date +%s)
+say() { printf '== %s (%ds)\n' "$*" "$(( $(date +%s) - start ))"; }
+left() { echo $(( BUDGET - ($(date +%s) - start) )); }
+
+command -v node >/dev/null || { echo "device-study: no node on PATH (source .device/env.sh first)"; exit 2; }
+[[ -f $B/cli.mjs ]] || { echo "device-study: $B is incomplete (run pnpm bundle:offline and carry build/offline)"; exit 2; }
+[[ -f .devdata/six.json && -d .devdata/magnetic-tile/MT_Free/Imgs ]] || { echo "device-study: no .devdata (run scripts/device-data.sh here and carry .devdata in the call before)"; exit 2; }
+echo "data: $(ls .devdata/magnetic-tile/MT_Free/Imgs | wc -l) files in MT_Free/Imgs"
+mkdir -p "$OUTDIR" "$WORK"
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=index,name,driver_version,memory.total --format=csv,noheader
+L() { node "$B/cli.mjs" "$@"; }
+DEV=(); [[ $BACKEND == cuda || $BACKEND == webgpu ]] && DEV=(--device "${LRPSEG_DEVICE:-0}")
+C=(--manifest .devdata/six.json --classes Crack,Blowhole,Free --backend "$BACKEND" "${DEV[@]}" --arch "$ARCH" --size "$SIZE" --width-divisor "$WIDTH_DIVISOR" --batch-size 32 --seed "$SEED" -q)
+
+say "timing: one epoch (35 steps and the validation)"
+L train classifier "${C[@]}" $LEVERS --epochs 1 --out "$WORK/timing" > "$WORK/timing.txt" 2>&1 || { echo "timing run failed:"; tail -20 "$WORK/timing.txt"; exit 1; }
+epoch_s=$(node -e 'const l=require("fs").readFileSync(process.argv[1],"utf8").trim().split("\n").map(JSON.parse);console.log(Math.max(1,Math.ceil(l[0].seconds)))' "$WORK/timing/train-log.jsonl")
+# keep 25 % of what is left (at least 60 s) for start-up, the evaluation and the copies
+avail=$(( $(left) * 3 / 4 ))
+(( $(left) - avail < 60 )) && avail=$(( $(left) - 60 ))
+epochs=$(( avail / epoch_s ))
+say "one epoch took ${epoch_s} s; training for $epochs epochs"
+(( epochs >= 2 )) || { echo "device-study: the budget leaves no room for a run (one epoch ${epoch_s} s)"; exit 1; }
+warmup=$(( epochs * 35 / 10 ))
+RUN="$WORK/$ARCH-s$SEED"
+L train classifier "${C[@]}" $LEVERS --epochs "$epochs" --warmup "$warmup" --schedule cosine --out "$RUN" > "$WORK/train.txt" 2>&1 || { echo "training failed:"; tail -20 "$WORK/train.txt"; }
+cp "$RUN/train-log.jsonl" "$OUTDIR/" 2>/dev/null
+tail -3 "$WORK/train.txt"
+
+say "test evaluation"
+L eval --model "$RUN/model.safetensors" --rules ours --methods simple,gmm,bmm --data "$RUN/eval-split.json" --subset test \
+  --backend "$BACKEND" "${DEV[@]}" --out "$RUN/eval" -q > "$WORK/eval.txt" 2>&1 || { echo "evaluation failed:"; tail -20 "$WORK/eval.txt"; }
+cp "$RUN/eval/metrics.json" "$RUN/eval/metrics.md" "$OUTDIR/" 2>/dev/null
+cat "$RUN/eval/metrics.md" 2>/dev/null | head -40
+
+say "model (F16, in parts)"
+if L convert "$RUN/model.safetensors" --dtype F16 -o "$WORK/model-f16.safetensors" -q; then
+  split -b 15M -d "$WORK/model-f16.safetensors" "$OUTDIR/model-f16.safetensors.part-"
+  sha256sum "$WORK/model-f16.safetensors" | tee "$OUTDIR/model-f16.sha256"
+fi
+say "done"
