@@ -101,7 +101,7 @@ export class Progress {
       this.bar = new cliProgress.SingleBar(
         {
           stream: io.progressStream,
-          format: `${label} [{bar}] {value}/{total} ${unit} | {eta_formatted} left`,
+          format: `${label} [{bar}] {value}/{total} ${unit} | {detail}{eta_formatted} left`,
           hideCursor: false,
           clearOnComplete: true,
           etaBuffer: 20,
@@ -109,7 +109,7 @@ export class Progress {
         },
         cliProgress.Presets.shades_classic,
       );
-      this.bar.start(total, 0);
+      this.bar.start(total, 0, { detail: '' });
     }
     this.lastLine = Date.now();
   }
@@ -117,17 +117,18 @@ export class Progress {
   private readonly quiet: boolean;
   private readonly intervalMs: number;
 
-  advance(n: number): void {
+  /** `detail` (e.g. running loss and speed) is shown before the time left, and in the plain progress lines. */
+  advance(n: number, detail = ''): void {
     this.done += n;
     if (this.bar) {
-      this.bar.update(this.done);
+      this.bar.update(this.done, { detail: detail ? `${detail} | ` : '' });
       return;
     }
     if (this.quiet) return;
     const now = Date.now();
     if (now - this.lastLine >= this.intervalMs && this.done < this.total) {
       this.lastLine = now;
-      this.io.stderr(`${this.label}: ${this.done}/${this.total} ${this.unit}\n`);
+      this.io.stderr(`${this.label}: ${this.done}/${this.total} ${this.unit}${detail ? ` (${detail})` : ''}\n`);
     }
   }
 

@@ -48,6 +48,7 @@ import { intArg } from '../args.js';
 import { BACKEND_NAMES, createBackend, resolveThreads, type BackendName } from '../backends.js';
 import { UsageError, fsError } from '../errors.js';
 import { Progress, mkdirp, writeFileAtomic, type CliIo } from '../io.js';
+import { StepMeter } from '../step-meter.js';
 import { ARCH_CHOICES, archVariant, type ArchChoice } from '../model.js';
 import { renderCurves, type CurvePoint } from '../report/curves.js';
 
@@ -276,6 +277,7 @@ export async function trainClassifierCommand(o: ClassifierTrainOptions, io: CliI
 
     const logLines: string[] = resume ? (await readFile(logFile, 'utf8').catch(() => '')).split('\n').filter((l) => l.length > 0) : [];
     let bar: Progress | null = null;
+    let meter = new StepMeter();
     const result = await trainClassifier(
       model,
       {
@@ -293,12 +295,16 @@ export async function trainClassifierCommand(o: ClassifierTrainOptions, io: CliI
       {
         async *trainBatches(epoch: number, _rng: SeededRng): AsyncIterable<LabeledBatch> {
           bar = new Progress(io, `epoch ${epoch + 1}/${o.epochs}`, stepsPerEpoch, 'steps', { quiet: o.quiet, steps: stepsPerEpoch });
+          meter = new StepMeter();
           for await (const b of trainingPasses(trainLoader, epoch, stepsPerEpoch)) yield { x: b.x, labels: Array.from(b.labels) };
         },
         async *validationBatches(): AsyncIterable<LabeledBatch> {
           for await (const b of valLoader.epoch(0)) yield { x: b.x, labels: Array.from(b.labels) };
         },
-        onStep: () => bar?.advance(1),
+        onStep: (st) => {
+          meter.add(st.loss, o.batchSize, st.accuracy);
+          bar?.advance(1, meter.describe());
+        },
         onEpoch: async (r: EpochRecord) => {
           bar?.stop();
           await writeLogLine(logFile, logLines, r);
@@ -432,6 +438,7 @@ export async function trainPretextCommand(o: PretextTrainOptions, io: CliIo): Pr
     };
     const logLines: string[] = [];
     let bar: Progress | null = null;
+    let meter = new StepMeter();
     let heldOutAccuracy: number | null = null;
     const result = await trainClassifier(
       model,
@@ -442,11 +449,15 @@ export async function trainPretextCommand(o: PretextTrainOptions, io: CliIo): Pr
       {
         async *trainBatches(epoch: number): AsyncIterable<LabeledBatch> {
           bar = new Progress(io, `pretext epoch ${epoch + 1}/${o.epochs}`, stepsPerEpoch, 'steps', { quiet: o.quiet, steps: stepsPerEpoch });
+          meter = new StepMeter();
           for await (const b of trainingPasses(trainLoader, epoch, stepsPerEpoch)) yield task.label(b.x, b.shape, labelRng);
         },
         // the trainer's binary validation does not apply to the pretext classes; the held-out accuracy is measured in onEpoch
         async *validationBatches(): AsyncIterable<LabeledBatch> {},
-        onStep: () => bar?.advance(1),
+        onStep: (st) => {
+          meter.add(st.loss, o.batchSize, st.accuracy);
+          bar?.advance(1, meter.describe());
+        },
         onEpoch: async (r: EpochRecord) => {
           bar?.stop();
           const acc = heldLoader ? await argmaxAccuracy(model, heldOutBatches()) : null;
@@ -501,6 +512,7 @@ export async function trainUNetCommand(o: UNetTrainOptions, io: CliIo): Promise<
     const toMasked = (b: { x: Float32Array; masks: Uint8Array; shape: readonly number[] }): MaskedBatch => ({ x: b.x, masks: b.masks, n: b.shape[0], height: b.shape[2], width: b.shape[3] });
     const logLines: string[] = [];
     let bar: Progress | null = null;
+    let meter = new StepMeter();
     const result = await trainUNet(
       unet,
       {
@@ -510,12 +522,16 @@ export async function trainUNetCommand(o: UNetTrainOptions, io: CliIo): Promise<
       {
         async *trainBatches(epoch: number) {
           bar = new Progress(io, `epoch ${epoch + 1}/${o.epochs}`, stepsPerEpoch, 'steps', { quiet: o.quiet, steps: stepsPerEpoch });
+          meter = new StepMeter();
           for await (const b of trainingPasses(trainLoader, epoch, stepsPerEpoch)) yield toMasked(b);
         },
         async *validationBatches() {
           for await (const b of valLoader.epoch(0)) yield toMasked(b);
         },
-        onStep: () => bar?.advance(1),
+        onStep: (st) => {
+          meter.add(st.loss, o.batchSize);
+          bar?.advance(1, meter.describe());
+        },
         onEpoch: async (r: UNetEpochRecord) => {
           bar?.stop();
           await writeLogLine(logFile, logLines, r);
