@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# The main job on the bundled default: until a trained model is bundled, a small VGG-11 (one FC) with
-# deterministic random weights explains the bundled synthetic sample image with the paper's "ours" rules.
+# The main job on the bundled default: the bundled model (models/README.md: VGG-11 one FC trained on
+# Magnetic Tile; an interim CPU-trained model) segments the bundled sample image with the classifier gate,
+# the paper's "ours" rules and BMM, writing masks, heatmaps and overlays to out/segment/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-mkdir -p out
 lrpseg() { node packages/cli/dist/main.js "$@"; }
-lrpseg make-model --arch vgg11-onefc --seed 0 --out out/demo-vgg11-onefc.safetensors
-lrpseg info out/demo-vgg11-onefc.safetensors
-lrpseg explain --model out/demo-vgg11-onefc.safetensors --input samples --rules ours --out out/heatmaps --format both
-echo "demo: heatmaps written to out/heatmaps/"
+MODEL=models/mt-vgg11-onefc-w8.safetensors
+lrpseg info "$MODEL"
+lrpseg segment --model "$MODEL" --rules ours --method bmm --heatmaps --overlays --out out/segment samples
+echo "demo: masks in out/segment/, heatmaps in out/segment/heatmaps/, overlays in out/segment/overlays/; verdicts in out/segment/summary.json"

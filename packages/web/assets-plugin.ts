@@ -1,25 +1,21 @@
 /**
- * The page's bundled default model: no trained model exists yet, so the build generates a small,
- * deterministic, untrained VGG-11 (one FC, widths ÷ 8, 224×224, seed 1) with core's buildVgg and
- * saveModel. `vite build` emits it as models/default.safetensors; `vite` (dev) serves the same bytes.
+ * The page's bundled default model: the repository's bundled model (models/README.md: VGG-11 one FC,
+ * widths ÷ 8, 224×224, trained on a CPU — an interim model, not the paper's), read from models/ at the
+ * root. `vite build` emits it as models/default.safetensors; `vite` (dev) serves the same bytes.
  */
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { Plugin } from 'vite';
-import { CpuBackend, buildVgg, saveModel, vgg11Meta } from '@lrpseg/core';
 
 export const DEFAULT_MODEL_PATH = 'models/default.safetensors';
 /** The repository's sample image, served from samples/ at the root (not copied into this package). */
 export const SAMPLE_PATH = 'samples/synthetic-tile-blowhole.png';
 const sampleFile = fileURLToPath(new URL('../../samples/synthetic-tile-blowhole.png', import.meta.url));
 
+const modelFile = fileURLToPath(new URL('../../models/mt-vgg11-onefc-w8.safetensors', import.meta.url));
+
 export async function defaultModelBytes(): Promise<Uint8Array> {
-  const model = buildVgg(new CpuBackend(), vgg11Meta('onefc', { widthDivisor: 8 }), { seed: 1, biasStd: 0.05 });
-  try {
-    return await saveModel(model);
-  } finally {
-    model.dispose();
-  }
+  return readFile(modelFile);
 }
 
 /** Serves (dev) and emits (build) the default model and the sample image. */

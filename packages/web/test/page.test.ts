@@ -95,13 +95,13 @@ describe.skipIf(missing !== '')('the web page in headless Chromium', () => {
     return { bits: maskBits(readFileSync(path.join(out, 'synthetic-tile-blowhole.png')), 'cli mask').bits, score: summary.images[0].score };
   }
 
-  it('runs on WebGPU (SwiftShader), says the default model is untrained', async () => {
+  it('runs on WebGPU (SwiftShader), says what the default model is', async () => {
     expect(await page.textContent('#status')).toMatch(/Backend: WebGPU \(.*swiftshader/i);
-    expect(await page.textContent('#model-note')).toMatch(/UNTRAINED/);
+    expect(await page.textContent('#model-note')).toMatch(/interim model, trained on a 2-core CPU/);
   });
 
   for (const [composite, method] of [
-    // with the untrained default model GMM marks every pixel; these two give masks that are neither empty nor full
+    // two composites and methods whose masks of the sample are neither empty nor full
     ['ours', 'bmm'],
     ['montavon', 'simple'],
   ] as const) {
