@@ -61,7 +61,7 @@ describe('the bundled model', () => {
     const split = await lrpseg('data', 'split', MT, '--classes', 'Crack,Blowhole,Free,Break,Fray,Uneven', '-o', six, '-q');
     expect(split.code, split.stderr).toBe(0);
     const paper = path.join(dir, 'paper.json');
-    const m = selectClasses(parseManifest(readFileSync(six, 'utf8')), ['Crack', 'Blowhole', 'Free']);
+    const m = selectClasses(parseManifest(readFileSync(six, 'utf8'), six), ['Crack', 'Blowhole', 'Free']);
     writeFileSync(paper, serializeManifest({ ...m, root: MT }));
     const out = path.join(dir, 'eval');
     const r = await lrpseg('eval', '--model', MODEL, '--rules', 'ours', '--methods', 'bmm', '--data', paper, '--subset', 'test', '--segment-threads', '0', '--out', out, '-q');

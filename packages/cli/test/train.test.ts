@@ -54,6 +54,16 @@ describe.skipIf(!have)('lrpseg train', () => {
     expect(r.code).toBe(0);
     const unet = loadUNet(new CpuBackend(), readFileSync(path.join(out, 'unet.safetensors')));
     expect(unet.meta.arch.base_channels).toBe(4);
+    // BCE + soft Dice: another loss, so other weights from the same seed and data
+    const dice = path.join(dir, 'unet-dice');
+    const d = await lrpseg('train', 'unet', ...common, '--base-channels', '4', '--depth', '2', '--epochs', '1', '--dice', '1', '--out', dice);
+    expect(d.code, d.stderr).toBe(0);
+    const withDice = loadUNet(new CpuBackend(), readFileSync(path.join(dice, 'unet.safetensors')));
+    const a = await [...unet.params.values()][0].read();
+    const c = await [...withDice.params.values()][0].read();
+    expect(Array.from(c)).not.toEqual(Array.from(a));
+    const logLine = JSON.parse(readFileSync(path.join(dice, 'train-log.jsonl'), 'utf8').trim().split('\n')[0]) as { trainLoss: number };
+    expect(Number.isFinite(logLine.trainLoss)).toBe(true);
   });
 
   it('levers: extra classes, rotations, brightness, contrast, label smoothing; the saved model is a plain two-class one that eval takes', async () => {

@@ -121,6 +121,8 @@ export interface UNetTrainOptions extends CommonTrainOptions {
   readonly depth: number;
   readonly lr: number;
   readonly posWeight: number;
+  /** Weight of the soft Dice loss added to the BCE (0: BCE alone). */
+  readonly dice?: number;
 }
 
 interface OpenedManifest {
@@ -517,7 +519,7 @@ export async function trainUNetCommand(o: UNetTrainOptions, io: CliIo): Promise<
       unet,
       {
         epochs: o.epochs, stepsPerEpoch, optimizer: { kind: o.optimizer, weightDecay: o.weightDecay }, lr: o.lr,
-        schedule: { kind: o.schedule, warmupSteps: o.warmup }, posWeight: o.posWeight, patience: o.patience, seed: o.seed,
+        schedule: { kind: o.schedule, warmupSteps: o.warmup }, posWeight: o.posWeight, diceWeight: o.dice ?? 0, patience: o.patience, seed: o.seed,
       },
       {
         async *trainBatches(epoch: number) {
@@ -706,16 +708,17 @@ export function registerTrain(program: Command, io: CliIo, setResult: (code: num
   commonOptions(
     train
       .command('unet')
-      .description('Train the supervised U-Net baseline (section 3.2.2) with affine and elastic augmentation; writes unet.safetensors (best val IoU).'),
+      .description('Train the supervised U-Net baseline (section 3.2.2) with affine and elastic augmentation, BCE loss (plus soft Dice with --dice); writes unet.safetensors (best val IoU).'),
   )
     .option('--base-channels <n>', 'channels of the first level', intArg(1, 1024), 64)
     .option('--depth <n>', 'down-steps', intArg(1, 8), 4)
     .option('--lr <lr>', 'learning rate', floatArg('--lr'), 1e-3)
     .option('--pos-weight <w>', 'BCE weight of damage pixels', floatArg('--pos-weight'), 1)
+    .option('--dice <w>', 'add the soft Dice loss (per image, smoothing 1) at this weight to the BCE', floatArg('--dice'), 0)
     .action(async (opts: Record<string, unknown>) => {
       setResult(
         await trainUNetCommand(
-          { ...common(opts), baseChannels: opts.baseChannels as number, depth: opts.depth as number, lr: opts.lr as number, posWeight: opts.posWeight as number },
+          { ...common(opts), baseChannels: opts.baseChannels as number, depth: opts.depth as number, lr: opts.lr as number, posWeight: opts.posWeight as number, dice: opts.dice as number },
           io,
         ),
       );

@@ -1,6 +1,6 @@
 /**
- * Cross-entropy with label smoothing, composed from the Backend's own crossEntropy, scale and add, so
- * that it runs on every backend without a new kernel (and without reading the logits back).
+ * Losses composed from the Backend's own ops, so that they run on every backend without a new kernel:
+ * cross-entropy with label smoothing (crossEntropy, scale, add; no read-back) and the U-Net's soft Dice.
  */
 import type { Backend, LossResult } from '../backend.js';
 import { LrpsegError } from '../errors.js';
@@ -37,4 +37,47 @@ export function smoothedCrossEntropy(
     }
     return { loss, dLogits };
   });
+}
+
+/**
+ * Soft Dice loss of (N, 1, H, W) logits against 0/1 targets, per image and averaged over the batch:
+ * p = σ(z), D_n = (2·Σ p·y + s) / (Σ p + Σ y + s), L = mean_n (1 − D_n), s the smoothing (1 by default:
+ * an image without damage then asks for Σ p → 0). Composed from Backend ops (sigmoid, mul, linear for the
+ * per-image sums, affineChannels for the per-image gradient coefficients, sigmoidBackward), so every
+ * backend has it; the 3N per-image sums are read back, hence async. dL/dp = −2y/(N·S_n) + (2I_n + s)/(N·S_n²)
+ * with S_n = P_n + Y_n + s; dL/dz = dL/dp · p(1 − p).
+ */
+export async function softDiceWithLogits(backend: Backend, logits: Tensor, targets: Tensor, smooth = 1): Promise<LossResult> {
+  const [n, c, h, w] = logits.shape;
+  if (logits.shape.length !== 4 || c !== 1) throw new LrpsegError('BAD_INPUT', `softDiceWithLogits: logits must be (N, 1, H, W), got (${logits.shape.join(', ')})`);
+  if (targets.shape.join() !== logits.shape.join()) throw new LrpsegError('BAD_INPUT', `softDiceWithLogits: targets (${targets.shape.join(', ')}) do not match logits (${logits.shape.join(', ')})`);
+  if (!(smooth > 0)) throw new LrpsegError('BAD_INPUT', `softDiceWithLogits: smoothing must be > 0, got ${smooth}`);
+  const sums = scope(() => {
+    const ones = backend.fromArray(new Float32Array(h * w).fill(1), [1, h * w]);
+    const p = backend.reshape(backend.sigmoid(logits), [n, h * w]);
+    const y = backend.reshape(targets, [n, h * w]);
+    return [backend.linear(p, ones, null), backend.linear(backend.mul(p, y), ones, null), backend.linear(y, ones, null)];
+  });
+  let P: Float32Array, I: Float32Array, Y: Float32Array;
+  try {
+    [P, I, Y] = await Promise.all(sums.map((t) => t.read()));
+  } finally {
+    for (const t of sums) t.dispose();
+  }
+  const alpha = new Array<number>(n);
+  const beta = new Array<number>(n);
+  let loss = 0;
+  for (let i = 0; i < n; i++) {
+    const S = P[i] + Y[i] + smooth;
+    const num = 2 * I[i] + smooth;
+    loss += 1 - num / S;
+    alpha[i] = -2 / (n * S);
+    beta[i] = num / (n * S * S);
+  }
+  const dLogits = scope(() => {
+    // α_n·y + β_n per image: the images as the channels of one (1, N, H, W) tensor
+    const dp = backend.reshape(backend.affineChannels(backend.reshape(targets, [1, n, h, w]), alpha, beta), [n, 1, h, w]);
+    return backend.sigmoidBackward(dp, backend.sigmoid(logits));
+  });
+  return { loss: backend.fromArray(Float32Array.of(loss / n), [1]), dLogits };
 }

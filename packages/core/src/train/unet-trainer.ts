@@ -28,6 +28,8 @@ export interface UNetTrainingConfig {
   readonly lr: number;
   readonly schedule: Omit<LrSchedule, 'totalSteps'>;
   readonly posWeight?: number;
+  /** Weight of the soft Dice loss added to the BCE (default 0: BCE alone). */
+  readonly diceWeight?: number;
   readonly patience: number;
   readonly seed: number;
 }
@@ -88,11 +90,11 @@ export async function trainUNet(unet: UNet, config: UNetTrainingConfig, hooks: U
       if (steps >= config.stepsPerEpoch) break;
       const t0 = Date.now();
       const [H, W] = checkBatch(batch, c);
-      const { loss } = trainUNetStep(
+      const { loss } = await trainUNetStep(
         unet, optimizer,
         unet.backend.fromArray(batch.x, [batch.n, c, H, W]),
         unet.backend.fromArray(Float32Array.from(batch.masks), [batch.n, 1, H, W]),
-        { posWeight: config.posWeight, lrScale: lrScaleAt(schedule, optimizer.step) },
+        { posWeight: config.posWeight, diceWeight: config.diceWeight, lrScale: lrScaleAt(schedule, optimizer.step) },
       );
       const [l] = await loss.read();
       loss.dispose();

@@ -4,6 +4,7 @@ import { SeededRng, mulberry32 } from '../../src/random.js';
 import { buildUNet, loadUNet, saveUNet, unetMeta, unetParameterShapes } from '../../src/nn/unet.js';
 import { Tape } from '../../src/train/tape.js';
 import { createUNetOptimizer, trainUNetStep } from '../../src/train/unet.js';
+import { softDiceWithLogits } from '../../src/train/loss.js';
 import { blobBatch } from './synthetic.js';
 
 const b = new CpuBackend();
@@ -59,13 +60,16 @@ describe('U-Net', () => {
     expect(Array.from(await back.predict(x).read())).toEqual(Array.from(await unet.predict(x).read()));
   });
 
-  it('learns to segment bright blobs (IoU > 0.5) from pixel labels', async () => {
+  it.each([
+    ['BCE', {}],
+    ['BCE + Dice', { diceWeight: 1 }],
+  ] as const)('learns to segment bright blobs (IoU > 0.5) from pixel labels with %s', async (_name, loss) => {
     const unet = buildUNet(b, unetMeta({ baseChannels: 4, depth: 2, inputSize: [32, 32] }), 0);
     const opt = createUNetOptimizer(unet, { kind: 'adam' }, 1e-2);
     const rng = new SeededRng(2);
     for (let step = 0; step < 60; step++) {
       const batch = blobBatch(rng, 8, 32);
-      trainUNetStep(unet, opt, b.fromArray(batch.x, [8, 3, 32, 32]), b.fromArray(Float32Array.from(batch.masks), [8, 1, 32, 32]), { posWeight: 5 });
+      await trainUNetStep(unet, opt, b.fromArray(batch.x, [8, 3, 32, 32]), b.fromArray(Float32Array.from(batch.masks), [8, 1, 32, 32]), { posWeight: 5, ...loss });
     }
     const test = blobBatch(new SeededRng(99), 20, 32);
     const p = await unet.predict(b.fromArray(test.x, [20, 3, 32, 32])).read();
@@ -77,5 +81,39 @@ describe('U-Net', () => {
       else if (gt) fn++;
     });
     expect(tp / (tp + fp + fn)).toBeGreaterThan(0.5);
+  });
+
+  it('soft Dice: the loss is the per-image definition, and its gradient the central differences of it', async () => {
+    const n = 3, h = 4, w = 5, hw = h * w;
+    const r = mulberry32(11);
+    const z = Float64Array.from({ length: n * hw }, () => 4 * r() - 2);
+    // image 2 has no damage: Dice then only asks for Σ p → 0
+    const y = Float64Array.from({ length: n * hw }, (_, i) => (i < 2 * hw && r() > 0.6 ? 1 : 0));
+    const dice = (zz: Float64Array, s = 1): number => {
+      let total = 0;
+      for (let k = 0; k < n; k++) {
+        let P = 0, I = 0, Y = 0;
+        for (let i = k * hw; i < (k + 1) * hw; i++) {
+          const p = 1 / (1 + Math.exp(-zz[i]));
+          P += p;
+          I += p * y[i];
+          Y += y[i];
+        }
+        total += 1 - (2 * I + s) / (P + Y + s);
+      }
+      return total / n;
+    };
+    const logits = b.fromArray(Float32Array.from(z), [n, 1, h, w]);
+    const got = await softDiceWithLogits(b, logits, b.fromArray(Float32Array.from(y), [n, 1, h, w]));
+    expect((await got.loss.read())[0]).toBeCloseTo(dice(Float64Array.from(Float32Array.from(z))), 6);
+    const g = await got.dLogits.read();
+    const eps = 1e-5;
+    for (let i = 0; i < n * hw; i++) {
+      const up = Float64Array.from(z), down = Float64Array.from(z);
+      up[i] += eps;
+      down[i] -= eps;
+      expect(g[i], `dL/dz[${i}]`).toBeCloseTo((dice(up) - dice(down)) / (2 * eps), 6);
+    }
+    await expect(softDiceWithLogits(b, b.zeros([1, 2, 2, 2]), b.zeros([1, 2, 2, 2]))).rejects.toThrow(/\(N, 1, H, W\)/);
   });
 });
