@@ -27,6 +27,7 @@ import {
   expectNpy,
   isSegmentMethod,
   noSkillPrecision,
+  argmaxRow,
   parseComposite,
   prPoints,
   segmentationScores,
@@ -300,11 +301,9 @@ async function evalModel(
       freeIdx.forEach((i, q) => logits.set(r.logits.subarray(q * k, (q + 1) * k), i * k));
     }
     batchViews.forEach((b, i) => {
-      let best = 0;
-      for (let j = 1; j < k; j++) if (logits[i * k + j] > logits[i * k + best]) best = j;
       const vi = views.length;
       views.push(b.v);
-      verdicts.push(best === target);
+      verdicts.push(argmaxRow(logits, i, k) === target);
       if (b.v.label === 1) {
         defectiveViews.push(vi);
         if (b.v.view === 'identity' && exampleInputs.size < o.examples) exampleInputs.set(vi, planarToRgb(b.data, c, w, h));

@@ -16,6 +16,7 @@ import { Command, Option } from 'commander';
 import {
   LrpsegError,
   SEGMENT_METHODS,
+  argmaxRow,
   classifyAndExplain,
   expectNpy,
   parseComposite,
@@ -229,12 +230,6 @@ function softmaxAt(logits: Float32Array, row: number, k: number, target: number)
   return Math.exp(logits[row * k + target] - mx) / s;
 }
 
-function argmaxAt(logits: Float32Array, row: number, k: number): number {
-  let best = 0;
-  for (let j = 1; j < k; j++) if (logits[row * k + j] > logits[row * k + best]) best = j;
-  return best;
-}
-
 interface Job {
   readonly model: Model;
   readonly composite: Composite;
@@ -373,7 +368,7 @@ export async function segmentImagesCommand(o: SegmentImagesOptions, io: CliIo): 
       const explained: number[] = []; // indices into good
       const verdicts: Verdict[] = [];
       for (let j = 0; j < n; j++) {
-        const defect = argmaxAt(first.logits, j, k) === job.target;
+        const defect = argmaxRow(first.logits, j, k) === job.target;
         verdicts.push(defect ? 'defect' : 'defect-free');
         if (!o.gate || defect) explained.push(j);
       }

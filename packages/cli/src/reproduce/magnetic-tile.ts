@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { DEFAULT_PATCHES, parseManifest, serializeManifest } from '@lrpseg/datasets';
 import { dataSplitCommand } from '../commands/data.js';
 import { writeFileAtomic } from '../io.js';
-import type { PaperReference, PaperTriple } from './report.js';
+import type { PaperReference } from './report.js';
 import type { StudySettings } from './settings.js';
 import type { DatasetStudy, PreparedEval, PreparedSplit, StudyContext } from './study.js';
 import { withTestSubsample } from './test-subset.js';
@@ -58,7 +58,7 @@ export const PAPER_TABLE2: Readonly<Record<string, { balanced_accuracy: number; 
 };
 
 /** The paper's Table 3 (Magnetic Tile): network → rule set → method → [IoU, precision, recall]. */
-export const PAPER_TABLE3: Readonly<Record<string, Readonly<Record<string, Readonly<Record<string, PaperTriple>>>>>> = {
+export const PAPER_TABLE3: PaperReference['segmentation'] = {
   'VGG-A 128N': {
     ours: { simple: [0.349, 0.352, 0.976], gmm: [0.129, 0.129, 0.993], bmm: [0.462, 0.638, 0.679] },
     montavon: { simple: [0.466, 0.497, 0.897], gmm: [0.216, 0.216, 0.996], bmm: [0.332, 0.703, 0.448] },

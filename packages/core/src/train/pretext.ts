@@ -5,6 +5,7 @@
  */
 import { serializeSafetensors } from '../io/safetensors.js';
 import { rotatePlanes90 } from '../rotate.js';
+import { argmaxRow } from '../argmax.js';
 import type { Model } from '../nn/model.js';
 import { scope } from '../tensor.js';
 import type { LabeledBatch } from './trainer.js';
@@ -30,11 +31,7 @@ export async function argmaxAccuracy(model: Model, batches: AsyncIterable<Labele
   for await (const batch of batches) {
     const n = batch.labels.length;
     const logits = await scope(() => model.forward(model.backend.fromArray(batch.x, [n, c, h, w]))).read();
-    for (let i = 0; i < n; i++) {
-      let top = 0;
-      for (let j = 1; j < k; j++) if (logits[i * k + j] > logits[i * k + top]) top = j;
-      if (top === batch.labels[i]) correct++;
-    }
+    for (let i = 0; i < n; i++) if (argmaxRow(logits, i, k) === batch.labels[i]) correct++;
     total += n;
   }
   return { correct, total };

@@ -3,6 +3,7 @@
  * learning-rate schedule, validation balanced accuracy after each epoch, the best checkpoint kept,
  * early stopping, and resumable state. I/O is the caller's: batches come in, checkpoints go out as bytes.
  */
+import { argmaxRow } from '../argmax.js';
 import type { Model } from '../nn/model.js';
 import { SeededRng } from '../random.js';
 import { scope } from '../tensor.js';
@@ -90,9 +91,7 @@ export async function evaluateClassifier(model: Model, batches: AsyncIterable<La
     const n = batch.labels.length;
     const logits = await scope(() => model.forward(model.backend.fromArray(batch.x, [n, c, h, w]))).read();
     for (let i = 0; i < n; i++) {
-      let best = 0;
-      for (let j = 1; j < among; j++) if (logits[i * k + j] > logits[i * k + best]) best = j;
-      const pred = best === 1, actual = batch.labels[i] === 1;
+      const pred = argmaxRow(logits, i, k, among) === 1, actual = batch.labels[i] === 1;
       if (pred && actual) tp++;
       else if (pred) fp++;
       else if (actual) fn++;
@@ -131,11 +130,7 @@ export async function trainClassifier(
       loss.dispose();
       logits.dispose();
       let batchCorrect = 0;
-      for (let i = 0; i < n; i++) {
-        let top = 0;
-        for (let j = 1; j < k; j++) if (lg[i * k + j] > lg[i * k + top]) top = j;
-        if (top === batch.labels[i]) batchCorrect++;
-      }
+      for (let i = 0; i < n; i++) if (argmaxRow(lg, i, k) === batch.labels[i]) batchCorrect++;
       lossSum += l * n;
       correct += batchCorrect;
       seen += n;
