@@ -4,6 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { CpuBackend, loadModel, loadUNet } from '@lrpseg/core';
 import { parseManifest, serializeManifest, type Manifest, type ManifestEntry } from '@lrpseg/datasets';
 import { splitDecisionAndExtra } from '../src/commands/train.js';
+import { run } from '../src/cli.js';
 import { SHARED_DIR, lrpseg, tempDir } from './helpers.js';
 
 const MT = path.join(SHARED_DIR, 'datasets', 'magnetic-tile');
@@ -46,6 +47,46 @@ describe.skipIf(!have)('lrpseg train', () => {
     const again = await lrpseg('train', 'classifier', ...common, '--arch', 'vgg11-onefc', '--width-divisor', '16', '--epochs', '3', '--out', out, '--resume');
     expect(again.code).toBe(0);
     expect(log().map((r) => r.epoch)).toEqual([0, 1, 2]);
+  });
+
+  it('Ctrl-C stops at the next step with a checkpoint (exit 130), and --resume ends with the weights of an uninterrupted run', async () => {
+    const args = [...common.filter((a) => a !== '-q'), '--arch', 'vgg11-onefc', '--width-divisor', '16', '--epochs', '3'];
+    const whole = path.join(dir, 'whole');
+    const w = await lrpseg('train', 'classifier', ...args, '--out', whole);
+    expect(w.code, w.stderr).toBe(0);
+
+    const cut = path.join(dir, 'cut');
+    let stderr = '';
+    let sent = 0;
+    const code = await run(['train', 'classifier', ...args, '--out', cut], {
+      io: {
+        stdout: () => undefined,
+        stderr: (s) => {
+          stderr += s;
+          // as if Ctrl-C were pressed while epoch 1's record is written
+          if (s.startsWith('epoch 1:') && sent++ === 0) process.emit('SIGINT');
+        },
+        progressStream: undefined,
+        env: { LRPSEG_THREADS: '1' },
+      },
+    });
+    expect(code, stderr).toBe(130);
+    expect(stderr).toMatch(/train: stopping after this step/);
+    expect(stderr).toMatch(/train: interrupted at epoch 2, step 0 of 3; the same command with --resume continues/);
+    expect(process.listenerCount('SIGINT')).toBe(0);
+    const epochs = (d: string) => readFileSync(path.join(d, 'train-log.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { epoch: number }).epoch);
+    expect(epochs(cut)).toEqual([0]);
+    expect(existsSync(path.join(cut, 'model.safetensors'))).toBe(true);
+
+    const resumed = await lrpseg('train', 'classifier', ...args, '--out', cut, '--resume');
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(epochs(cut)).toEqual([0, 1, 2]);
+    const b = new CpuBackend();
+    const weights = async (d: string) => {
+      const m = loadModel(b, readFileSync(path.join(d, 'last.ckpt.safetensors')));
+      return Promise.all([...m.parameters()].map(async ([name, t]) => [name, Array.from(await t.read())]));
+    };
+    expect(await weights(cut)).toEqual(await weights(whole));
   });
 
   it('trains the U-Net baseline', async () => {

@@ -232,26 +232,30 @@ export class DataLoader {
     return this.pool.run(task);
   }
 
-  /** The batches of one epoch, in order; a sample that fails to load rejects with its file named. */
-  async *epoch(epoch = 0): AsyncGenerator<Batch> {
+  /**
+   * The batches of one epoch, in order, from batch `fromBatch` on (the earlier ones are not loaded; each
+   * sample depends only on the seed, the epoch and its entry, so the rest are the same as in a full
+   * pass); a sample that fails to load rejects with its file named.
+   */
+  async *epoch(epoch = 0, fromBatch = 0): AsyncGenerator<Batch> {
     const order = this.order(epoch);
     const { batchSize, prefetch, channels } = this.opts;
     const [H, W] = this.opts.size;
     const nb = this.batchesPerEpoch;
     const inFlight: Promise<PreparedSample>[][] = [];
-    let dispatched = 0;
-    let inFlightBase = 0;
+    let dispatched = fromBatch;
+    let inFlightBase = fromBatch;
     const dispatch = (): void => {
       while (dispatched < nb && dispatched <= inFlightBase + prefetch) {
         const items = order.slice(dispatched * batchSize, Math.min(order.length, (dispatched + 1) * batchSize));
         const ps = items.map((it) => this.prepare(this.task(it, epoch)));
         // a rejection is handled when its batch is awaited; until then keep Node from reporting it
         for (const p of ps) p.catch(() => undefined);
-        inFlight.push(ps);
+        inFlight[dispatched] = ps;
         dispatched++;
       }
     };
-    for (let b = 0; b < nb; b++) {
+    for (let b = fromBatch; b < nb; b++) {
       inFlightBase = b;
       dispatch();
       const samples = await Promise.all(inFlight[b]);
@@ -267,6 +271,24 @@ export class DataLoader {
         labels[i] = this.loaderOpts.entries[items[i].entry].label;
       });
       yield { x, shape: [n, channels, H, W], labels, masks, items };
+    }
+  }
+
+  /**
+   * The batches of training epoch `epoch` of `steps` steps, from step `fromStep` on: one pass over the
+   * data when that is enough (pass `epoch`), else as many fresh passes as it takes (passes epoch·k …
+   * epoch·k + k − 1), so that more steps per epoch than one pass really gives that many steps.
+   */
+  async *trainingEpoch(epoch: number, steps: number, fromStep = 0): AsyncGenerator<Batch> {
+    const per = this.batchesPerEpoch;
+    const passes = Math.max(1, Math.ceil(steps / per));
+    const firstPass = Math.floor(fromStep / per);
+    let given = fromStep;
+    for (let p = firstPass; p < passes && given < steps; p++) {
+      for await (const b of this.epoch(epoch * passes + p, p === firstPass ? fromStep % per : 0)) {
+        yield b;
+        if (++given >= steps) return;
+      }
     }
   }
 

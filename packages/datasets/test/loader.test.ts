@@ -32,9 +32,9 @@ function writeSynthetic(n: number): ManifestEntry[] {
   return entries;
 }
 
-async function collect(loader: DataLoader, epoch: number): Promise<Batch[]> {
+async function collect(loader: DataLoader, epoch: number, fromBatch = 0): Promise<Batch[]> {
   const out: Batch[] = [];
-  for await (const b of loader.epoch(epoch)) out.push(b);
+  for await (const b of loader.epoch(epoch, fromBatch)) out.push(b);
   return out;
 }
 
@@ -97,6 +97,32 @@ describe('DataLoader', () => {
     } finally {
       await inProcess.close();
       await pooled.close();
+    }
+  });
+
+  it('an epoch started at a later batch gives the same batches as the rest of a full pass', async () => {
+    const opts = { root: dir, entries, mode: 'train' as const, batchSize: 3, size: [32, 32] as const, channels: 1, seed: 9, augment: UNET_AUGMENT };
+    const loader = new DataLoader({ ...opts, workers: 2, prefetch: 1 });
+    try {
+      const full = await collect(loader, 2);
+      expect(full).toHaveLength(4);
+      for (const from of [1, 3, 4]) {
+        const rest = await collect(loader, 2, from);
+        expect(rest.map((x) => x.items), `from ${from}`).toEqual(full.slice(from).map((x) => x.items));
+        rest.forEach((x, k) => expect(Array.from(x.x)).toEqual(Array.from(full[from + k].x)));
+      }
+      // a training epoch of 10 steps takes 3 passes (epochs 3·1 … 3·1 + 2) and stops after 10 batches
+      const drain = async (fromStep: number) => {
+        const out: Batch[] = [];
+        for await (const x of loader.trainingEpoch(1, 10, fromStep)) out.push(x);
+        return out;
+      };
+      const passes = [...(await collect(loader, 3)), ...(await collect(loader, 4)), ...(await collect(loader, 5))];
+      const epoch = await drain(0);
+      expect(epoch.map((x) => x.items)).toEqual(passes.slice(0, 10).map((x) => x.items));
+      for (const from of [2, 4, 9, 10]) expect((await drain(from)).map((x) => x.items), `step ${from}`).toEqual(epoch.slice(from).map((x) => x.items));
+    } finally {
+      await loader.close();
     }
   });
 

@@ -2,6 +2,7 @@
  * `lrpseg train classifier` and `lrpseg train unet`: train on a split manifest (`lrpseg data split`),
  * with progress, a JSONL log, curves, the best weights and a resumable last checkpoint in --out.
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
@@ -248,6 +249,13 @@ export async function trainClassifierCommand(o: ClassifierTrainOptions, io: CliI
 
   const backend = await createBackend(o.backend, { threads: resolveThreads(o.threads, io.env), ...(o.device !== undefined ? { device: o.device } : {}) });
   const loaders: DataLoader[] = [];
+  // Ctrl-C: finish the step, write last.ckpt (exact resume, mid-epoch too); a second Ctrl-C quits at once
+  let stopAsked = false;
+  const onSigint = (): void => {
+    stopAsked = true;
+    io.stderr('\ntrain: stopping after this step to save last.ckpt.safetensors (Ctrl-C again quits now, losing the epoch so far)\n');
+  };
+  process.once('SIGINT', onSigint);
   try {
     let model: Model;
     let resume;
@@ -256,7 +264,8 @@ export async function trainClassifierCommand(o: ClassifierTrainOptions, io: CliI
         throw fsError('resume from', lastFile, e);
       });
       ({ model, resume } = resumeFromCheckpoint(backend, bytes));
-      io.stderr(`train: resuming after epoch ${resume.epoch} from ${lastFile}\n`);
+      const at = resume.partial ? `in epoch ${resume.epoch + 1} at step ${resume.partial.steps}` : `after epoch ${resume.epoch}`;
+      io.stderr(`train: resuming ${at} from ${lastFile}\n`);
     } else {
       const base = vgg11Meta(archVariant(o.arch), { inputSize: [o.size, o.size], widthDivisor: o.widthDivisor });
       const labels = [...manifest.labels, ...extraNames];
@@ -280,6 +289,7 @@ export async function trainClassifierCommand(o: ClassifierTrainOptions, io: CliI
     const logLines: string[] = resume ? (await readFile(logFile, 'utf8').catch(() => '')).split('\n').filter((l) => l.length > 0) : [];
     let bar: Progress | null = null;
     let meter = new StepMeter();
+    const endBar = (): void => bar?.stop();
     const result = await trainClassifier(
       model,
       {
@@ -295,10 +305,11 @@ export async function trainClassifierCommand(o: ClassifierTrainOptions, io: CliI
         seed: o.seed,
       },
       {
-        async *trainBatches(epoch: number, _rng: SeededRng): AsyncIterable<LabeledBatch> {
+        async *trainBatches(epoch: number, _rng: SeededRng, startStep: number): AsyncIterable<LabeledBatch> {
           bar = new Progress(io, `epoch ${epoch + 1}/${o.epochs}`, stepsPerEpoch, 'steps', { quiet: o.quiet, steps: stepsPerEpoch });
+          if (startStep > 0) bar.advance(startStep);
           meter = new StepMeter();
-          for await (const b of trainingPasses(trainLoader, epoch, stepsPerEpoch)) yield { x: b.x, labels: Array.from(b.labels) };
+          for await (const b of trainLoader.trainingEpoch(epoch, stepsPerEpoch, startStep)) yield { x: b.x, labels: Array.from(b.labels) };
         },
         async *validationBatches(): AsyncIterable<LabeledBatch> {
           for await (const b of valLoader.epoch(0)) yield { x: b.x, labels: Array.from(b.labels) };
@@ -319,9 +330,19 @@ export async function trainClassifierCommand(o: ClassifierTrainOptions, io: CliI
           }
         },
         saveCheckpoint: async (bytes, kind) => writeFileAtomic(kind === 'last' ? lastFile : bestFile, bytes),
+        stopRequested: () => stopAsked,
       },
       resume,
     );
+    if (result.stopped) endBar();
+    const resumeHint = result.stopped
+      ? `train: interrupted at epoch ${result.stopped.epoch + 1}, step ${result.stopped.step} of ${stepsPerEpoch}; ` +
+        `the same command with --resume continues from ${lastFile}\n`
+      : '';
+    if (result.stopped && !existsSync(bestFile)) {
+      io.stderr(resumeHint);
+      return 130;
+    }
     // The model file: the best epoch's weights without optimiser state, and without the extra classes'
     // outputs (explain, segment and eval then see a plain defect-free / defect model).
     const bestAll = loadModel(backend, await readFile(bestFile));
@@ -334,28 +355,17 @@ export async function trainClassifierCommand(o: ClassifierTrainOptions, io: CliI
     await writeCurves(o.out, 'curves', `${o.arch} training`, points);
     const b = result.history.find((r) => r.epoch === result.bestEpoch);
     io.stdout(
-      `trained ${o.arch}: best epoch ${result.bestEpoch + 1} of ${result.history.length}, val balanced accuracy ${b ? (100 * b.val.balancedAccuracy).toFixed(1) : '?'}% → ${path.join(o.out, 'model.safetensors')}\n`,
+      `${result.stopped ? 'so far' : 'trained'} ${o.arch}: best epoch ${result.bestEpoch + 1} of ${result.history.length}, val balanced accuracy ${b ? (100 * b.val.balancedAccuracy).toFixed(1) : '?'}% → ${path.join(o.out, 'model.safetensors')}\n`,
     );
+    if (result.stopped) {
+      io.stderr(resumeHint);
+      return 130;
+    }
     return 0;
   } finally {
+    process.removeListener('SIGINT', onSigint);
     await Promise.all(loaders.map((l) => l.close()));
     await backend.destroy();
-  }
-}
-
-/**
- * The batches of one training epoch of `steps` steps: one pass over the loader's data when that is
- * enough (pass `epoch`, as always), else as many fresh passes as it takes (passes epoch·k … epoch·k + k − 1),
- * so that --steps-per-epoch above one pass really gives that many steps and the schedule's length holds.
- */
-async function* trainingPasses(loader: DataLoader, epoch: number, steps: number): AsyncGenerator<Batch> {
-  const passes = Math.max(1, Math.ceil(steps / loader.batchesPerEpoch));
-  let given = 0;
-  for (let p = 0; p < passes; p++) {
-    for await (const b of loader.epoch(epoch * passes + p)) {
-      yield b;
-      if (++given >= steps) return;
-    }
   }
 }
 
@@ -452,7 +462,7 @@ export async function trainPretextCommand(o: PretextTrainOptions, io: CliIo): Pr
         async *trainBatches(epoch: number): AsyncIterable<LabeledBatch> {
           bar = new Progress(io, `pretext epoch ${epoch + 1}/${o.epochs}`, stepsPerEpoch, 'steps', { quiet: o.quiet, steps: stepsPerEpoch });
           meter = new StepMeter();
-          for await (const b of trainingPasses(trainLoader, epoch, stepsPerEpoch)) yield task.label(b.x, b.shape, labelRng);
+          for await (const b of trainLoader.trainingEpoch(epoch, stepsPerEpoch)) yield task.label(b.x, b.shape, labelRng);
         },
         // the trainer's binary validation does not apply to the pretext classes; the held-out accuracy is measured in onEpoch
         async *validationBatches(): AsyncIterable<LabeledBatch> {},
@@ -525,7 +535,7 @@ export async function trainUNetCommand(o: UNetTrainOptions, io: CliIo): Promise<
         async *trainBatches(epoch: number) {
           bar = new Progress(io, `epoch ${epoch + 1}/${o.epochs}`, stepsPerEpoch, 'steps', { quiet: o.quiet, steps: stepsPerEpoch });
           meter = new StepMeter();
-          for await (const b of trainingPasses(trainLoader, epoch, stepsPerEpoch)) yield toMasked(b);
+          for await (const b of trainLoader.trainingEpoch(epoch, stepsPerEpoch)) yield toMasked(b);
         },
         async *validationBatches() {
           for await (const b of valLoader.epoch(0)) yield toMasked(b);

@@ -55,20 +55,50 @@ export interface EpochRecord {
 }
 
 export interface TrainingHooks {
-  /** The epoch's training batches (the trainer stops after config.stepsPerEpoch of them). */
-  trainBatches(epoch: number, rng: SeededRng): AsyncIterable<LabeledBatch>;
+  /**
+   * The epoch's training batches (the trainer stops after config.stepsPerEpoch of them), from step
+   * `startStep` of the epoch on: nonzero when a run stopped mid-epoch is resumed, in which case the
+   * batches before it were drawn already (what they drew from `rng` is in its restored state).
+   */
+  trainBatches(epoch: number, rng: SeededRng, startStep: number): AsyncIterable<LabeledBatch>;
   validationBatches(): AsyncIterable<LabeledBatch>;
   onStep?(info: { epoch: number; step: number; loss: number; accuracy: number; imagesPerSecond: number; lrScale: number }): void;
   onEpoch?(record: EpochRecord): void | Promise<void>;
-  /** Checkpoint bytes: 'last' after every epoch (for resuming), 'best' when validation improved. */
+  /**
+   * Checkpoint bytes: 'last' after every epoch and when stopped (for resuming), 'best' when validation
+   * improved.
+   */
   saveCheckpoint?(bytes: Uint8Array, kind: 'last' | 'best'): Promise<void>;
+  /**
+   * Asked after every step: true stops the run there (e.g. on Ctrl-C) with a 'last' checkpoint from
+   * which a resumed run ends exactly where an uninterrupted one would.
+   */
+  stopRequested?(): boolean;
+}
+
+/** The running totals of an epoch stopped part-way, so that its record comes out as if never stopped. */
+export interface PartialEpoch {
+  readonly steps: number;
+  readonly lossSum: number;
+  readonly correct: number;
+  readonly seen: number;
+  readonly seconds: number;
 }
 
 export interface ResumeState {
   readonly optimizer: Optimizer;
+  /** The epoch to continue: the first not finished. */
   readonly epoch: number;
   readonly rngState: number;
   readonly history: readonly EpochRecord[];
+  /** Present when the run stopped inside `epoch`. */
+  readonly partial?: PartialEpoch;
+}
+
+/** Where a run stopped on request: `step` steps into `epoch` (0: at the epoch's start). */
+export interface StoppedAt {
+  readonly epoch: number;
+  readonly step: number;
 }
 
 function rates(c: BinaryCounts): { tpr: number; tnr: number; balancedAccuracy: number } {
@@ -103,7 +133,7 @@ export async function evaluateClassifier(model: Model, batches: AsyncIterable<La
 
 export async function trainClassifier(
   model: Model, config: ClassifierTrainingConfig, hooks: TrainingHooks, resume?: ResumeState,
-): Promise<{ history: EpochRecord[]; bestEpoch: number }> {
+): Promise<{ history: EpochRecord[]; bestEpoch: number; stopped?: StoppedAt }> {
   const optimizer = resume?.optimizer ?? createVggOptimizer(model, config.optimizer, config.lrs);
   const rng = new SeededRng(resume ? resume.rngState : config.seed);
   const history: EpochRecord[] = [...(resume?.history ?? [])];
@@ -114,28 +144,39 @@ export async function trainClassifier(
   let best = history.reduce((m, r) => Math.max(m, r.val.balancedAccuracy), -1);
   let bestEpoch = history.find((r) => r.val.balancedAccuracy === best)?.epoch ?? -1;
 
+  const checkpoint = (epoch: number, partial?: PartialEpoch): Promise<Uint8Array> =>
+    saveCheckpoint(model, optimizer, { epoch, rngState: rng.state, extra: { history, ...(partial ? { partial } : {}) } });
+
   for (let epoch = resume?.epoch ?? 0; epoch < config.epochs; epoch++) {
-    const started = Date.now();
-    let lossSum = 0, correct = 0, seen = 0, steps = 0;
-    for await (const batch of hooks.trainBatches(epoch, rng)) {
-      if (steps >= config.stepsPerEpoch) break;
-      const t0 = Date.now();
-      const lrScale = lrScaleAt(schedule, optimizer.step);
-      const n = batch.labels.length;
-      const { loss, logits } = trainClassifierStep(model, optimizer, model.backend.fromArray(batch.x, [n, c, h, w]), batch.labels, {
-        classWeights: config.classWeights, dropoutRng: rng, lrScale, labelSmoothing: config.labelSmoothing ?? 0,
-      });
-      const [l] = await loss.read();
-      const lg = await logits.read();
-      loss.dispose();
-      logits.dispose();
-      let batchCorrect = 0;
-      for (let i = 0; i < n; i++) if (argmaxRow(lg, i, k) === batch.labels[i]) batchCorrect++;
-      lossSum += l * n;
-      correct += batchCorrect;
-      seen += n;
-      steps++;
-      hooks.onStep?.({ epoch, step: optimizer.step, loss: l, accuracy: batchCorrect / n, imagesPerSecond: (n * 1000) / Math.max(1, Date.now() - t0), lrScale });
+    const carried = epoch === resume?.epoch ? resume.partial : undefined;
+    const started = Date.now() - 1000 * (carried?.seconds ?? 0);
+    let lossSum = carried?.lossSum ?? 0, correct = carried?.correct ?? 0, seen = carried?.seen ?? 0, steps = carried?.steps ?? 0;
+    if (steps < config.stepsPerEpoch) {
+      for await (const batch of hooks.trainBatches(epoch, rng, steps)) {
+        const t0 = Date.now();
+        const lrScale = lrScaleAt(schedule, optimizer.step);
+        const n = batch.labels.length;
+        const { loss, logits } = trainClassifierStep(model, optimizer, model.backend.fromArray(batch.x, [n, c, h, w]), batch.labels, {
+          classWeights: config.classWeights, dropoutRng: rng, lrScale, labelSmoothing: config.labelSmoothing ?? 0,
+        });
+        const [l] = await loss.read();
+        const lg = await logits.read();
+        loss.dispose();
+        logits.dispose();
+        let batchCorrect = 0;
+        for (let i = 0; i < n; i++) if (argmaxRow(lg, i, k) === batch.labels[i]) batchCorrect++;
+        lossSum += l * n;
+        correct += batchCorrect;
+        seen += n;
+        steps++;
+        hooks.onStep?.({ epoch, step: optimizer.step, loss: l, accuracy: batchCorrect / n, imagesPerSecond: (n * 1000) / Math.max(1, Date.now() - t0), lrScale });
+        if (steps >= config.stepsPerEpoch) break;
+        if (hooks.stopRequested?.()) {
+          const partial: PartialEpoch = { steps, lossSum, correct, seen, seconds: (Date.now() - started) / 1000 };
+          await hooks.saveCheckpoint?.(await checkpoint(epoch, partial), 'last');
+          return { history, bestEpoch, stopped: { epoch, step: steps } };
+        }
+      }
     }
     const counts = await evaluateClassifier(model, hooks.validationBatches(), config.decisionClasses);
     const val = { ...counts, ...rates(counts) };
@@ -151,11 +192,12 @@ export async function trainClassifier(
     history.push(record);
     await hooks.onEpoch?.(record);
     if (hooks.saveCheckpoint) {
-      const bytes = await saveCheckpoint(model, optimizer, { epoch: epoch + 1, rngState: rng.state, extra: { history } });
+      const bytes = await checkpoint(epoch + 1);
       await hooks.saveCheckpoint(bytes, 'last');
       if (improved) await hooks.saveCheckpoint(bytes, 'best');
     }
     if (config.patience > 0 && epoch - bestEpoch >= config.patience) break;
+    if (epoch + 1 < config.epochs && hooks.stopRequested?.()) return { history, bestEpoch, stopped: { epoch: epoch + 1, step: 0 } };
   }
   return { history, bestEpoch };
 }
@@ -164,5 +206,6 @@ export async function trainClassifier(
 export function resumeFromCheckpoint(backend: Model['backend'], bytes: Uint8Array): { model: Model; resume: ResumeState } {
   const { model, optimizer, state } = loadCheckpoint(backend, bytes);
   const history = (state.extra?.history ?? []) as EpochRecord[];
-  return { model, resume: { optimizer, epoch: state.epoch, rngState: state.rngState, history } };
+  const partial = state.extra?.partial as PartialEpoch | undefined;
+  return { model, resume: { optimizer, epoch: state.epoch, rngState: state.rngState, history, ...(partial ? { partial } : {}) } };
 }

@@ -61,4 +61,35 @@ describe('trainer', () => {
       expect(Array.from(await resumed.parameters().get(name)!.read()), name).toEqual(Array.from(await t.read()));
     }
   });
+
+  it('a run stopped on request, mid-epoch or between epochs, resumes to the uninterrupted weights and records', async () => {
+    const short: ClassifierTrainingConfig = { ...config, epochs: 2, stepsPerEpoch: 6 };
+    const whole = buildVgg(b, meta, { seed: 1 });
+    const reference = await trainClassifier(whole, short, hooks(new Map()));
+    const weights = async (m: typeof whole) => new Map(await Promise.all([...m.parameters()].map(async ([n, t]) => [n, Array.from(await t.read())] as const)));
+    const expected = await weights(whole);
+    const strip = (rs: readonly { seconds: number }[]) => rs.map(({ seconds: _, ...r }) => r);
+
+    // stop after global step 3 (mid-epoch 0), then after step 6 (the end of epoch 0: stops before epoch 1), then after 9
+    for (const stopAfter of [3, 6, 9]) {
+      const saved = new Map<string, Uint8Array>();
+      const first = buildVgg(b, meta, { seed: 1 });
+      let steps = 0;
+      const h = hooks(saved);
+      const stoppedRun = await trainClassifier(first, short, { ...h, onStep: () => void steps++, stopRequested: () => steps >= stopAfter });
+      expect(stoppedRun.stopped, `stop after ${stopAfter}`).toEqual({ epoch: Math.floor(stopAfter / 6), step: stopAfter % 6 });
+      const { model: resumed, resume } = resumeFromCheckpoint(b, saved.get('last')!);
+      expect(resume.optimizer.step).toBe(stopAfter);
+      expect(resume.partial?.steps ?? 0).toBe(stopAfter % 6);
+      const starts: number[] = [];
+      const rest = await trainClassifier(resumed, short, {
+        ...hooks(new Map()),
+        trainBatches: (epoch, rng, startStep) => (starts.push(startStep), h.trainBatches(epoch, rng, startStep)),
+      }, resume);
+      expect(rest.stopped).toBeUndefined();
+      expect(starts[0]).toBe(stopAfter % 6);
+      expect(strip(rest.history)).toEqual(strip(reference.history));
+      expect(await weights(resumed)).toEqual(expected);
+    }
+  });
 });
