@@ -20,6 +20,7 @@ import { registerSegment } from './commands/segment.js';
 import { registerEval } from './commands/eval.js';
 import { registerTrain } from './commands/train.js';
 import { registerReproduce } from './commands/reproduce.js';
+import { registerCalibrate } from './commands/calibrate.js';
 
 function packageVersion(): string {
   try {
@@ -221,6 +222,7 @@ function buildProgram(io: CliIo, setResult: (code: number) => void): Command {
   registerSegment(program, io, setResult);
   registerEval(program, io, setResult);
   registerTrain(program, io, setResult);
+  registerCalibrate(program, io, setResult);
   registerReproduce(program, io, setResult);
 
   return program;

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CpuBackend, loadModel, loadUNet } from '@lrpseg/core';
-import { parseManifest, serializeManifest, type Manifest, type ManifestEntry } from '@lrpseg/datasets';
+import { CpuBackend, evaluateClassifier, loadModel, loadUNet, type CalibrationRecord } from '@lrpseg/core';
+import { DataLoader, parseManifest, serializeManifest, type Manifest, type ManifestEntry } from '@lrpseg/datasets';
 import { splitDecisionAndExtra } from '../src/commands/train.js';
 import { run } from '../src/cli.js';
 import { SHARED_DIR, lrpseg, tempDir } from './helpers.js';
@@ -87,6 +87,37 @@ describe.skipIf(!have)('lrpseg train', () => {
       return Promise.all([...m.parameters()].map(async ([name, t]) => [name, Array.from(await t.read())]));
     };
     expect(await weights(cut)).toEqual(await weights(whole));
+  });
+
+  it('calibrates the decision threshold on validation: lrpseg calibrate and train --calibrate', async () => {
+    const out = path.join(dir, 'cal');
+    const r = await lrpseg('train', 'classifier', ...common, '--arch', 'vgg11-onefc', '--width-divisor', '16', '--epochs', '2', '--out', out);
+    expect(r.code, r.stderr).toBe(0);
+    const calibrated = path.join(out, 'calibrated.safetensors');
+    const c = await lrpseg('calibrate', path.join(out, 'model.safetensors'), '--manifest', manifest, '--workers', '0', '-o', calibrated);
+    expect(c.code, c.stderr).toBe(0);
+    expect(c.stdout).toMatch(/decision threshold -?\d+\.\d+ on the margin .* from 18 defect and 18 defect-free views: balanced accuracy/);
+    const b = new CpuBackend();
+    const model = loadModel(b, readFileSync(calibrated));
+    const record = model.meta.calibration as CalibrationRecord;
+    expect(record.samples).toEqual({ positive: 18, negative: 18 });
+    expect(record.balanced_accuracy.after).toBeGreaterThanOrEqual(record.balanced_accuracy.before);
+    // the calibrated model's own argmax on the same views gives the recorded balanced accuracy
+    const loader = new DataLoader({ root: MT, entries: smallManifest(6).subsets.val, mode: 'eval', batchSize: 8, size: [64, 64], evalCrop: 'defect', workers: 0 });
+    const counts = await evaluateClassifier(model, (async function* () {
+      for await (const x of loader.epoch(0)) yield { x: x.x, labels: Array.from(x.labels) };
+    })());
+    await loader.close();
+    expect(((counts.tp / (counts.tp + counts.fn) + counts.tn / (counts.tn + counts.fp)) / 2)).toBeCloseTo(record.balanced_accuracy.after, 12);
+
+    const inTraining = path.join(dir, 'cal-train');
+    const t = await lrpseg('train', 'classifier', ...common.filter((a) => a !== '-q'), '--arch', 'vgg11-onefc', '--width-divisor', '16', '--epochs', '2', '--calibrate', '--out', inTraining);
+    expect(t.code, t.stderr).toBe(0);
+    expect(t.stderr).toMatch(/train: decision threshold/);
+    expect(loadModel(b, readFileSync(path.join(inTraining, 'model.safetensors'))).meta.calibration).toEqual({ ...record, source: 'val' });
+    expect((await lrpseg('info', calibrated)).stdout).toMatch(/decision +calibrated: threshold -?\d.* folded into classifier\.0\.bias; chosen on manifest\.json:val/);
+    const bad = await lrpseg('calibrate', calibrated, '--manifest', manifest, '-o', calibrated);
+    expect(bad.code).toBe(2);
   });
 
   it('trains the U-Net baseline', async () => {

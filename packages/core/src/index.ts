@@ -31,6 +31,7 @@ export * from './train/loss.js';
 export * from './train/head.js';
 export * from './train/pretext.js';
 export * from './train/cutpaste.js';
+export * from './train/calibrate.js';
 export { argmaxRow } from './argmax.js';
 export * from './segment/index.js';
 export * from './metrics/index.js';

@@ -42,6 +42,8 @@ export interface ModelInfo {
   readonly parameters: number;
   /** Metadata keys besides the ones FORMATS.md defines. */
   readonly extra_metadata: string[];
+  /** A decision threshold folded into the model by `lrpseg calibrate` (or train --calibrate). */
+  readonly calibration?: { readonly threshold: number; readonly bias: string; readonly source?: string };
   readonly composites: Record<string, string>;
   readonly layers: LayerInfo[];
 }
@@ -85,6 +87,7 @@ export function describeModel(model: Model, file: string, customRules?: string):
     classes: [...meta.classes],
     parameters: model.parameterCount(),
     extra_metadata: Object.keys(meta).filter((k) => !KNOWN_META.has(k)),
+    ...(calibrationOf(meta) ? { calibration: calibrationOf(meta) } : {}),
     composites,
     layers: layers.map((l, i) => {
       const rules: Record<string, string> = {};
@@ -116,6 +119,10 @@ export function formatModelInfo(info: ModelInfo): string {
     `classes        ${info.classes.map((c, i) => `${i} ${c}`).join(', ')}`,
     `parameters     ${fmtInt(info.parameters)} (${(info.parameters * 4 / 2 ** 20).toFixed(1)} MiB as F32)`,
   ];
+  if (info.calibration) {
+    const c = info.calibration;
+    lines.push(`decision       calibrated: threshold ${c.threshold.toPrecision(4)} on the original margin (logit 1 − logit 0), folded into ${c.bias}${c.source ? `; chosen on ${c.source}` : ''}`);
+  }
   if (info.extra_metadata.length > 0) lines.push(`metadata       also ${info.extra_metadata.join(', ')}`);
   const ruleKeys = Object.keys(info.layers[0]?.rules ?? {});
   const header = ['#', 'layer', 'label', 'kind', 'weight', 'parameters', ...ruleKeys.map((k) => (k === 'custom' ? '--rules' : k))];
@@ -143,4 +150,10 @@ export async function infoCommand(o: InfoOptions, io: CliIo): Promise<number> {
     model?.dispose();
     await backend.destroy();
   }
+}
+
+function calibrationOf(meta: ModelMeta): ModelInfo['calibration'] {
+  const c = meta.calibration as { threshold?: unknown; bias?: unknown; source?: unknown } | undefined;
+  if (typeof c?.threshold !== 'number' || typeof c.bias !== 'string') return undefined;
+  return { threshold: c.threshold, bias: c.bias, ...(typeof c.source === 'string' ? { source: c.source } : {}) };
 }

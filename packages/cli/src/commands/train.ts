@@ -50,6 +50,7 @@ import { BACKEND_NAMES, createBackend, resolveThreads, type BackendName } from '
 import { UsageError, fsError } from '../errors.js';
 import { Progress, mkdirp, writeFileAtomic, type CliIo } from '../io.js';
 import { StepMeter } from '../step-meter.js';
+import { calibrateOn, describeCalibration } from '../calibration.js';
 import { ARCH_CHOICES, archVariant, type ArchChoice } from '../model.js';
 import { renderCurves, type CurvePoint } from '../report/curves.js';
 
@@ -93,6 +94,8 @@ export interface ClassifierTrainOptions extends CommonTrainOptions {
   readonly contrast?: number;
   /** Label smoothing ε of the cross-entropy (default 0). */
   readonly labelSmoothing?: number;
+  /** Fold the validation-optimal decision threshold into model.safetensors (lrpseg calibrate). */
+  readonly calibrate?: boolean;
   /** The manifest classes the classifier decides between (default: all but the extra ones). */
   readonly classes?: readonly string[];
   /**
@@ -346,7 +349,13 @@ export async function trainClassifierCommand(o: ClassifierTrainOptions, io: CliI
     // The model file: the best epoch's weights without optimiser state, and without the extra classes'
     // outputs (explain, segment and eval then see a plain defect-free / defect model).
     const bestAll = loadModel(backend, await readFile(bestFile));
-    const best = bestAll.meta.arch.num_classes > manifest.labels.length ? await keepFirstClasses(bestAll, manifest.labels.length) : bestAll;
+    const cut = bestAll.meta.arch.num_classes > manifest.labels.length ? await keepFirstClasses(bestAll, manifest.labels.length) : bestAll;
+    let best = cut;
+    if (o.calibrate && !result.stopped) {
+      const c = await calibrateOn(cut, valLoader.epoch(0), 'val');
+      best = c.model;
+      if (!o.quiet) io.stderr(`train: ${describeCalibration(c)}\n`);
+    }
     await writeFileAtomic(path.join(o.out, 'model.safetensors'), await saveModel(best));
     const points: CurvePoint[] = result.history.flatMap((r) => [
       { epoch: r.epoch + 1, series: 'train loss', value: r.trainLoss },
@@ -660,6 +669,7 @@ export function registerTrain(program: Command, io: CliIo, setResult: (code: num
     .option('--brightness <m>', 'augmentation: brightness factor uniform in [1 - m, 1 + m]', fractionArg('--brightness'), 0)
     .option('--contrast <m>', 'augmentation: contrast factor uniform in [1 - m, 1 + m]', fractionArg('--contrast'), 0)
     .option('--label-smoothing <e>', 'label smoothing of the cross-entropy', fractionArg('--label-smoothing'), 0)
+    .option('--calibrate', "fold the decision threshold with the best validation balanced accuracy into model.safetensors (as lrpseg calibrate)")
     .addOption(new Option('--classes <list>', 'the manifest classes to decide between, comma-separated (default: all but --extra-classes)').argParser(listArg('--classes')))
     .addOption(
       new Option('--extra-classes <list>', 'more manifest classes as extra outputs, trained on but not decided on (e.g. Break,Fray,Uneven); writes eval-split.json')
@@ -681,6 +691,7 @@ export function registerTrain(program: Command, io: CliIo, setResult: (code: num
             brightness: opts.brightness as number,
             contrast: opts.contrast as number,
             labelSmoothing: opts.labelSmoothing as number,
+            calibrate: Boolean(opts.calibrate),
             ...(opts.classes !== undefined ? { classes: opts.classes as string[] } : {}),
             ...(opts.extraClasses !== undefined ? { extraClasses: opts.extraClasses as string[] } : {}),
           },
