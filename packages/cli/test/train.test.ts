@@ -118,6 +118,15 @@ describe.skipIf(!have)('lrpseg train', () => {
     expect((await lrpseg('info', calibrated)).stdout).toMatch(/decision +calibrated: threshold -?\d.* folded into classifier\.0\.bias; chosen on manifest\.json:val/);
     const bad = await lrpseg('calibrate', calibrated, '--manifest', manifest, '-o', calibrated);
     expect(bad.code).toBe(2);
+    expect((await lrpseg('calibrate', calibrated, '-o', path.join(out, 'x.safetensors'))).stderr).toMatch(/either --manifest .* or --threshold/);
+    expect((await lrpseg('calibrate', calibrated, '--threshold', 'abc', '-o', path.join(out, 'x.safetensors'))).code).toBe(2);
+    // the recorded threshold, given by hand, makes the same model file's weights
+    const given = path.join(out, 'given.safetensors');
+    const g = await lrpseg('calibrate', path.join(out, 'model.safetensors'), '--threshold', String(record.threshold), '-o', given);
+    expect(g.code, g.stderr).toBe(0);
+    const gm = loadModel(b, readFileSync(given));
+    expect((gm.meta.calibration as CalibrationRecord).source).toBe('given');
+    for (const [name, t] of model.parameters()) expect(Array.from(await gm.parameters().get(name)!.read()), name).toEqual(Array.from(await t.read()));
   });
 
   it('trains the U-Net baseline', async () => {

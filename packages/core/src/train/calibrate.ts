@@ -30,8 +30,9 @@ export interface CalibratedThreshold {
 export interface CalibrationRecord {
   readonly threshold: number;
   readonly bias: string;
-  readonly samples: { readonly positive: number; readonly negative: number };
-  readonly balanced_accuracy: { readonly before: number; readonly after: number };
+  /** What it was chosen on; absent for a threshold given by hand. */
+  readonly samples?: { readonly positive: number; readonly negative: number };
+  readonly balanced_accuracy?: { readonly before: number; readonly after: number };
   readonly source?: string;
 }
 
