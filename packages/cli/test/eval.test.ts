@@ -1,8 +1,8 @@
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CpuBackend, classifyAndExplain, countPixels, loadModel, parseComposite, segmentMap, segmentationScores } from '@lrpseg/core';
-import { decodeImage, prepareForModel, readImageFile } from '@lrpseg/datasets';
+import { CpuBackend, classifyAndExplain, countPixels, loadModel, parseComposite, pooledIoUInterval, segmentMap, segmentationScores } from '@lrpseg/core';
+import { decodeImage, encodePngGrey, prepareForModel, readImageFile } from '@lrpseg/datasets';
 import type { EvalReport } from '../src/commands/eval.js';
 import { binarizeTruth, flipPlanar } from '../src/report/eval-data.js';
 import { BLOWHOLE_DIR, HAVE_BLOWHOLE, SHARED_DIR, blowholeJpegs, lrpseg, tempDir } from './helpers.js';
@@ -75,6 +75,16 @@ describe.skipIf(!HAVE_BLOWHOLE)('eval on real images', () => {
     expect(bmm.gated.pooled).toEqual(directGated.pooled);
     expect(bmm.ungated!.ap).toBeGreaterThan(0);
     expect(bmm.gated.pr_curve!.length).toBeGreaterThan(1);
+    // the interval resamples images: each image's three views summed into one unit
+    const perImage = [0, 1, 2].map((img) => counts.slice(3 * img, 3 * img + 3).reduce((a, b) => ({ tp: a.tp + b.tp, fp: a.fp + b.fp, fn: a.fn + b.fn }), { tp: 0, fp: 0, fn: 0 }));
+    const ci = pooledIoUInterval(perImage)!;
+    expect(bmm.ungated!.iou_ci95![0]).toBeCloseTo(ci[0], 6);
+    expect(bmm.ungated!.iou_ci95![1]).toBeCloseTo(ci[1], 6);
+    expect(ci[0]).toBeLessThanOrEqual(bmm.ungated!.iou);
+    expect(ci[1]).toBeGreaterThanOrEqual(bmm.ungated!.iou);
+    const baCi = c.balanced_accuracy_ci95!;
+    expect(baCi[0]).toBeLessThanOrEqual(c.balancedAccuracy);
+    expect(baCi[1]).toBeGreaterThanOrEqual(c.balancedAccuracy);
     expect(rep.no_skill_precision).toBeCloseTo(views.reduce((s, v) => s + v.truth.reduce((a, b) => a + b, 0), 0) / (9 * hw), 6);
     res.logits.dispose();
     res.heatmaps.dispose();
@@ -85,6 +95,9 @@ describe.skipIf(!HAVE_BLOWHOLE)('eval on real images', () => {
     expect(md).toContain('| Network | Method | ours: IoU | ours: Precision | ours: Recall | montavon: IoU |');
     expect(md).toContain('| VGG-A one FC | Simple |');
     expect(md).toMatch(/## Classification/);
+    expect(md).toMatch(/## 95 % intervals[^]*\| Network \| Method \| ours: IoU, gate on \| ours: IoU, no gate \| montavon: IoU, gate on \| montavon: IoU, no gate \|/);
+    expect(md).toMatch(/## 95 % intervals[^]*\| {2}\| BMM \| (—|\d\.\d{3}–\d\.\d{3}) \| \d\.\d{3}–\d\.\d{3} \|/);
+    expect(md).toMatch(/\| Network \| Balanced accuracy \| 95 % interval \|\n\| --- \| ---: \| ---: \|\n\| VGG-A one FC \| [\d.]+% \| [\d.]+%–[\d.]+% \|/);
     for (const f of ['pr-ours', 'pr-montavon', 'pr-ours-ungated']) {
       const svg = readFileSync(path.join(out, `${f}.svg`), 'utf8');
       expect(svg).toMatch(/^<svg/);
@@ -120,6 +133,38 @@ describe.skipIf(!HAVE_BLOWHOLE)('eval on real images', () => {
     expect(rep.classification[0].views).toBe(2);
     expect(rep.segmentation).toHaveLength(1);
     expect(Object.keys(rep.segmentation[0].gated.per_view_iou)).toEqual([defective[1]]);
+  });
+
+  it('the intervals resample a manifest group as one unit', async () => {
+    // predictions that mark every pixel: each image's IoU is its damage fraction, which differs between images
+    const pred = path.join(dir, 'pred-all');
+    mkdirSync(pred, { recursive: true });
+    const test = [
+      { image: `${defective[1]}.jpg`, mask: `${defective[1]}.png`, label: 1, group: 'g1' },
+      { image: `${defective[2]}.jpg`, mask: `${defective[2]}.png`, label: 1, group: 'g1' },
+      { image: `${free}.jpg`, mask: null, label: 0, group: 'g2' },
+    ];
+    for (const e of test) {
+      const img = await readImageFile(path.join(data, e.image));
+      writeFileSync(path.join(pred, e.image.replace(/\.jpg$/, '.png')), encodePngGrey(new Uint8Array(img.height * img.width).fill(255), img.width, img.height));
+    }
+    const manifest = path.join(dir, 'split-groups.json');
+    const evalWith = async (entries: object[], name: string) => {
+      writeFileSync(manifest, JSON.stringify({ root: 'data', subsets: { test: entries } }));
+      const out = path.join(dir, name);
+      const r = await lrpseg('eval', '--pred', pred, '--data', manifest, '--out', out, '-q');
+      expect(r.code, r.stderr).toBe(0);
+      return readReport(out).segmentation[0].gated;
+    };
+    const grouped = await evalWith(test, 'report-groups');
+    expect(new Set(Object.values(grouped.per_view_iou)).size).toBe(2);
+    // one group of defective images: every resample draws it, so the interval is the figure itself
+    expect(grouped.iou_ci95).toEqual([grouped.iou, grouped.iou]);
+    // as separate units, the same views give a spread around it
+    const apart = await evalWith(test.map(({ group: _, ...e }) => e), 'report-apart');
+    expect(apart.iou).toBe(grouped.iou);
+    expect(apart.iou_ci95![0]).toBeLessThan(apart.iou);
+    expect(apart.iou_ci95![1]).toBeGreaterThan(apart.iou);
   });
 
   it('prediction form: scores the masks (and scores) that lrpseg segment wrote', async () => {

@@ -101,14 +101,14 @@ describe.skipIf(!have)('lrpseg train', () => {
     const model = loadModel(b, readFileSync(calibrated));
     const record = model.meta.calibration as CalibrationRecord;
     expect(record.samples).toEqual({ positive: 18, negative: 18 });
-    expect(record.balanced_accuracy.after).toBeGreaterThanOrEqual(record.balanced_accuracy.before);
+    expect(record.balanced_accuracy!.after).toBeGreaterThanOrEqual(record.balanced_accuracy!.before);
     // the calibrated model's own argmax on the same views gives the recorded balanced accuracy
     const loader = new DataLoader({ root: MT, entries: smallManifest(6).subsets.val, mode: 'eval', batchSize: 8, size: [64, 64], evalCrop: 'defect', workers: 0 });
     const counts = await evaluateClassifier(model, (async function* () {
       for await (const x of loader.epoch(0)) yield { x: x.x, labels: Array.from(x.labels) };
     })());
     await loader.close();
-    expect(((counts.tp / (counts.tp + counts.fn) + counts.tn / (counts.tn + counts.fp)) / 2)).toBeCloseTo(record.balanced_accuracy.after, 12);
+    expect(((counts.tp / (counts.tp + counts.fn) + counts.tn / (counts.tn + counts.fp)) / 2)).toBeCloseTo(record.balanced_accuracy!.after, 12);
 
     const inTraining = path.join(dir, 'cal-train');
     const t = await lrpseg('train', 'classifier', ...common.filter((a) => a !== '-q'), '--arch', 'vgg11-onefc', '--width-divisor', '16', '--epochs', '2', '--calibrate', '--out', inTraining);

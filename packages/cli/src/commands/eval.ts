@@ -20,7 +20,9 @@ import {
   PooledScores,
   SEGMENT_METHODS,
   averagePrecision,
+  balancedAccuracyInterval,
   classificationScores,
+  pooledIoUInterval,
   classifyAndExplain,
   countPixels,
   loadUNet,
@@ -48,7 +50,7 @@ import { BACKEND_NAMES, createBackend, resolveThreads, type BackendName } from '
 import { UsageError, oneLine } from '../errors.js';
 import { Progress, ensureDir, writeFileAtomic, type CliIo } from '../io.js';
 import { openModel, readModelBytes, variantName } from '../model.js';
-import { ALL_VIEWS, binarizeTruth, flipPlanar, prepareItem, readEvalData, readTruth, type EvalCrop, type EvalItem, type EvalView } from '../report/eval-data.js';
+import { ALL_VIEWS, binarizeTruth, flipPlanar, prepareItem, readEvalData, readTruth, resamplingUnit, type EvalCrop, type EvalItem, type EvalView } from '../report/eval-data.js';
 import { planarToRgb } from '../report/masks.js';
 import type { PanelRow } from '../report/panels.js';
 import type { PrSeries } from '../report/plots.js';
@@ -95,6 +97,8 @@ export interface ModeMetrics {
   readonly pr_curve: readonly (readonly [number, number, number])[] | null;
   /** IoU of each evaluated view ("<id>" or "<id>/<view>"); null where undefined. */
   readonly per_view_iou: Readonly<Record<string, number | null>>;
+  /** 95 % percentile bootstrap interval of the pooled IoU, resampling images (an image's views together; a manifest's groups together). */
+  readonly iou_ci95: readonly [number, number] | null;
 }
 
 export interface ConfigMetrics {
@@ -121,23 +125,48 @@ export interface EvalReport {
   readonly pixels: number;
   readonly damage_pixels: number;
   readonly no_skill_precision: number;
-  readonly classification: readonly (ClassificationScores & { readonly network: string; readonly model: string; readonly views: number })[];
+  readonly classification: readonly (ClassificationScores & {
+    readonly network: string;
+    readonly model: string;
+    readonly views: number;
+    /** 95 % percentile bootstrap interval, resampling defective and defect-free images separately. */
+    readonly balanced_accuracy_ci95: readonly [number, number] | null;
+  })[];
   readonly segmentation: readonly ConfigMetrics[];
 }
 
 const r6 = (x: number): number => (Number.isFinite(x) ? Math.round(x * 1e6) / 1e6 : x);
+const roundInterval = (ci: [number, number] | null): [number, number] | null => (ci ? [r6(ci[0]), r6(ci[1])] : null);
+
+/** The balanced accuracy's interval from each view's image, decision and label. */
+function balancedAccuracyCi(images: readonly string[], predicted: readonly boolean[], actual: readonly boolean[]): [number, number] | null {
+  const by = new Map<string, { tp: number; fn: number; tn: number; fp: number }>();
+  images.forEach((id, i) => {
+    const c = by.get(id) ?? { tp: 0, fn: 0, tn: 0, fp: 0 };
+    if (actual[i]) predicted[i] ? c.tp++ : c.fn++;
+    else predicted[i] ? c.fp++ : c.tn++;
+    by.set(id, c);
+  });
+  return roundInterval(balancedAccuracyInterval([...by.values()]));
+}
 
 /** Accumulates one configuration's per-view counts and pooled scores. */
 class ModeAccumulator {
   private readonly counts: PixelCounts[] = [];
+  /** Per resampling unit of the interval (a manifest group, else an image): its views' counts summed. */
+  private readonly byImage = new Map<string, { tp: number; fp: number; fn: number }>();
   private readonly ious: Record<string, number | null> = {};
   private readonly scores: PooledScores | null;
   constructor(withScores: boolean) {
     this.scores = withScores ? new PooledScores() : null;
   }
-  add(key: string, mask: Uint8Array, truth: Uint8Array, score: Float32Array | null): void {
+  add(view: Pick<View, 'key' | 'item'>, mask: Uint8Array, truth: Uint8Array, score: Float32Array | null): void {
+    const key = view.key;
     const c = countPixels(mask, truth);
     this.counts.push(c);
+    const unit = resamplingUnit(view.item);
+    const img = this.byImage.get(unit) ?? { tp: 0, fp: 0, fn: 0 };
+    this.byImage.set(unit, { tp: img.tp + c.tp, fp: img.fp + c.fp, fn: img.fn + c.fn });
     const u = c.tp + c.fp + c.fn;
     this.ious[key] = u > 0 ? r6(c.tp / u) : null;
     if (this.scores && score) this.scores.add(score, truth);
@@ -162,6 +191,7 @@ class ModeAccumulator {
       ap,
       pr_curve: curve,
       per_view_iou: this.ious,
+      iou_ci95: roundInterval(pooledIoUInterval([...this.byImage.values()])),
     };
   }
 }
@@ -317,6 +347,7 @@ async function evalModel(
     model: file,
     views: views.length,
     ...classificationScores(verdicts, views.map((v) => v.label === 1)),
+    balanced_accuracy_ci95: balancedAccuracyCi(views.map((v) => resamplingUnit(v.item)), verdicts, views.map((v) => v.label === 1)),
   };
   const configs: ConfigMetrics[] = [];
   const panels: { rules: string; rows: PanelRow[] }[] = [];
@@ -337,9 +368,9 @@ async function evalModel(
           return;
         }
         const s = res.value;
-        ungated.add(v.key, s.mask, v.truth, s.score);
+        ungated.add(v, s.mask, v.truth, s.score);
         const pass = verdicts[vi];
-        gated.add(v.key, pass ? s.mask : new Uint8Array(hw), v.truth, pass ? s.score : new Float32Array(hw));
+        gated.add(v, pass ? s.mask : new Uint8Array(hw), v.truth, pass ? s.score : new Float32Array(hw));
         if (exampleInputs.has(vi)) {
           const list = exampleMasks.get(vi) ?? [];
           list.push(s.mask);
@@ -428,7 +459,7 @@ async function evalUNet(file: string, unet: UNet, items: readonly EvalItem[], o:
       defective.forEach((d, q) => {
         const score = scores.slice(q * hw, (q + 1) * hw);
         const mask = Uint8Array.from(score, (s) => (s > 0.5 ? 1 : 0));
-        acc.add(d.v.key, mask, d.v.truth, score);
+        acc.add(d.v, mask, d.v.truth, score);
         if (d.v.view === 'identity' && panel.length < o.examples) {
           panel.push({ label: d.v.item.id, inputRgb: planarToRgb(d.data, c, w, h), truth: d.v.truth, heatmap: score, masks: [mask] });
         }
@@ -503,6 +534,7 @@ async function evalPredictions(
   const views: View[] = [];
   const verdicts: boolean[] = [];
   const labelsWithVerdict: boolean[] = [];
+  const imagesWithVerdict: string[] = [];
   let allScores = true;
   const panel: PanelRow[] = [];
   let panelSize: [number, number] = [0, 0];
@@ -532,6 +564,7 @@ async function evalPredictions(
       if (verdict !== undefined) {
         verdicts.push(verdict);
         labelsWithVerdict.push(label === 1);
+        imagesWithVerdict.push(resamplingUnit(item));
       }
       if (label === 1) {
         defective++;
@@ -542,7 +575,7 @@ async function evalPredictions(
           if (a.shape[0] !== ph || a.shape[1] !== pw) throw new LrpsegError('BAD_INPUT', `${scoreFile}: scores of ${a.shape.join('×')} for a ${ph}×${pw} mask`);
           score = Float32Array.from(a.data as Float32Array);
         } else allScores = false;
-        acc.add(v.key, mask, truth, allScores ? score : null);
+        acc.add(v, mask, truth, allScores ? score : null);
         if (panel.length < o.examples && (panel.length === 0 || (panelSize[0] === ph && panelSize[1] === pw))) {
           panelSize = [ph, pw];
           const input = same ? img : prepareForModel(img, [ph, pw], img.channels);
@@ -558,7 +591,12 @@ async function evalPredictions(
   const gated: ModeMetrics = allScores && defective > 0 ? result : { ...result, ap: null, pr_curve: null };
   const config: ConfigMetrics = { network: info.network, model: dir, rules: info.rules, method: info.method, gated, ungated: null };
   const classification =
-    verdicts.length > 0 ? { network: info.network, model: dir, views: verdicts.length, ...classificationScores(verdicts, labelsWithVerdict) } : null;
+    verdicts.length > 0
+      ? {
+        network: info.network, model: dir, views: verdicts.length, ...classificationScores(verdicts, labelsWithVerdict),
+        balanced_accuracy_ci95: balancedAccuracyCi(imagesWithVerdict, verdicts, labelsWithVerdict),
+      }
+      : null;
   const points = (gated.pr_curve ?? []).map(([recall, precision, threshold]) => ({ recall, precision, threshold }));
   return { config, classification, panel, panelSize, series: { name: `${info.network} ${info.method} (AP ${fmt(gated.ap)})`, points }, views };
 }
@@ -679,7 +717,7 @@ export async function evalCommand(o: EvalOptions, io: CliIo): Promise<number> {
   };
   await writeFileAtomic(path.join(o.out, 'metrics.json'), new TextEncoder().encode(JSON.stringify(report, null, 1) + '\n'));
 
-  const cells = (m: ModeMetrics): ScoreCells => ({ iou: m.iou, precision: m.precision, recall: m.recall, meanImageIoU: m.mean_image_iou, ap: m.ap });
+  const cells = (m: ModeMetrics): ScoreCells => ({ iou: m.iou, precision: m.precision, recall: m.recall, meanImageIoU: m.mean_image_iou, ap: m.ap, iouCi95: m.iou_ci95 });
   // a U-Net row has no rule set: it is shown under each one (as the paper's Table 3 does)
   const rowRules = (cfg: ConfigMetrics): readonly string[] => (cfg.method === UNET_METHOD && o.rules.length > 0 ? o.rules : [cfg.rules]);
   const rows: ConfigRow[] = configs.flatMap((cfg) =>
@@ -691,7 +729,9 @@ export async function evalCommand(o: EvalOptions, io: CliIo): Promise<number> {
       ungated: cfg.ungated ? cells(cfg.ungated) : null,
     })),
   );
-  const classRows: ClassificationRow[] = classification.map((c) => ({ network: c.network, views: c.views, tpr: c.tpr, tnr: c.tnr, balancedAccuracy: c.balancedAccuracy }));
+  const classRows: ClassificationRow[] = classification.map((c) => ({
+    network: c.network, views: c.views, tpr: c.tpr, tnr: c.tnr, balancedAccuracy: c.balancedAccuracy, balancedAccuracyCi95: c.balanced_accuracy_ci95,
+  }));
   const notes = [
     `Data: ${data.sources.join(', ')}; ${data.items.length} images, ${report.data.defective_items} defective; views ${views.join(', ')} (${defViews.length} defective views scored).`,
     'Ground truth: mask pixels ≥ 128 are damage. IoU, precision and recall pool TP, FP and FN over every pixel of every scored view.',

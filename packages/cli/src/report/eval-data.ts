@@ -22,7 +22,15 @@ export interface EvalItem {
   /** 1 defective, 0 defect-free; undefined: decided from the mask (any damage pixel). */
   readonly label?: number;
   readonly region?: { readonly top: number; readonly left: number; readonly height: number; readonly width: number };
+  /**
+   * The manifest's group (a captured region, a photo): items of one group are not independent, so the
+   * bootstrap intervals resample groups; undefined: the item is its own group.
+   */
+  readonly group?: string;
 }
+
+/** The unit the bootstrap intervals resample: the item's group, else the item. */
+export const resamplingUnit = (item: EvalItem): string => (item.group !== undefined ? `group:${item.group}` : `item:${item.id}`);
 
 export type EvalView = 'identity' | 'hflip' | 'vflip';
 export const ALL_VIEWS: readonly EvalView[] = ['identity', 'hflip', 'vflip'];
@@ -100,7 +108,7 @@ export async function manifestItems(file: string, subset: string): Promise<{ ite
   const root = path.resolve(path.dirname(file), typeof json.root === 'string' ? json.root : '.');
   const at = (p: string): string => (path.isAbsolute(p) ? p : path.join(root, ...p.split('/')));
   const items: EvalItem[] = entries.map((e: unknown, i: number) => {
-    const o = e as { image?: unknown; mask?: unknown; label?: unknown; region?: unknown };
+    const o = e as { image?: unknown; mask?: unknown; label?: unknown; region?: unknown; group?: unknown };
     if (typeof o?.image !== 'string') throw new LrpsegError('BAD_INPUT', `${file}: subsets.${subset}[${i}] has no "image" path`);
     if (o.mask !== null && o.mask !== undefined && typeof o.mask !== 'string') {
       throw new LrpsegError('BAD_INPUT', `${file}: subsets.${subset}[${i}].mask must be a path or null`);
@@ -112,6 +120,7 @@ export async function manifestItems(file: string, subset: string): Promise<{ ite
       mask: typeof o.mask === 'string' ? at(o.mask) : null,
       ...(typeof o.label === 'number' ? { label: o.label > 0 ? 1 : 0 } : typeof o.label === 'boolean' ? { label: o.label ? 1 : 0 } : {}),
       ...(region && typeof region === 'object' ? { region } : {}),
+      ...(typeof o.group === 'string' ? { group: o.group } : {}),
     };
   });
   const views = Array.isArray(json.evalViews) ? (json.evalViews.filter((v) => ALL_VIEWS.includes(v as EvalView)) as EvalView[]) : undefined;

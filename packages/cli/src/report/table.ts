@@ -10,6 +10,8 @@ export interface ScoreCells {
   readonly recall: number;
   readonly meanImageIoU: number;
   readonly ap: number | null;
+  /** 95 % bootstrap interval of the pooled IoU (resampling images). */
+  readonly iouCi95?: readonly [number, number] | null;
 }
 
 export interface ConfigRow {
@@ -26,6 +28,7 @@ export interface ClassificationRow {
   readonly tpr: number;
   readonly tnr: number;
   readonly balancedAccuracy: number;
+  readonly balancedAccuracyCi95?: readonly [number, number] | null;
 }
 
 const num = (x: number | null | undefined, digits = 3): string => (x === null || x === undefined || Number.isNaN(x) ? '—' : x.toFixed(digits));
@@ -33,7 +36,7 @@ const pct = (x: number): string => (Number.isNaN(x) ? '—' : `${(100 * x).toFix
 const uniq = <T>(xs: readonly T[]): T[] => [...new Set(xs)];
 const row = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`;
 
-function scoreTable(rows: readonly ConfigRow[], pick: (r: ConfigRow) => ScoreCells | null, cells: (s: ScoreCells | null) => string[], heads: readonly string[]): string {
+function scoreTable(rows: readonly ConfigRow[], cells: (r: ConfigRow | null) => string[], heads: readonly string[]): string {
   const rules = uniq(rows.map((r) => r.rules));
   const networks = uniq(rows.map((r) => r.network));
   const methods = uniq(rows.map((r) => r.method));
@@ -47,7 +50,7 @@ function scoreTable(rows: readonly ConfigRow[], pick: (r: ConfigRow) => ScoreCel
       if (!present) return;
       const cols = rules.flatMap((ru) => {
         const r = rows.find((x) => x.network === n && x.rules === ru && x.method === m);
-        return cells(r ? pick(r) : null);
+        return cells(r ?? null);
       });
       lines.push(row([i === 0 ? n : '', m, ...cols]));
     });
@@ -72,19 +75,39 @@ export function reportMarkdown(t: ReportTables): string {
   for (const n of t.notes) out.push(`- ${n}`);
   out.push('');
   out.push('## Segmentation (pooled over all pixels; classifier gate on, as in section 3.1)', '');
-  out.push(scoreTable(t.rows, (r) => r.gated, iouPr, ['IoU', 'Precision', 'Recall']), '');
-  if (t.rows.some((r) => r.ungated)) {
+  out.push(scoreTable(t.rows, (r) => iouPr(r?.gated ?? null), ['IoU', 'Precision', 'Recall']), '');
+  const withUngated = t.rows.some((r) => r.ungated);
+  if (withUngated) {
     out.push('## Segmentation without the gate (every defective image explained)', '');
-    out.push(scoreTable(t.rows, (r) => r.ungated, iouPr, ['IoU', 'Precision', 'Recall']), '');
+    out.push(scoreTable(t.rows, (r) => iouPr(r?.ungated ?? null), ['IoU', 'Precision', 'Recall']), '');
   }
   out.push(`## Average precision and mean per-image IoU (gate on; no-skill precision ${num(t.noSkill, 4)})`, '');
-  out.push(scoreTable(t.rows, (r) => r.gated, extra, ['AP', 'mean IoU']), '');
+  out.push(scoreTable(t.rows, (r) => extra(r?.gated ?? null), ['AP', 'mean IoU']), '');
   if (t.classification.length > 0) {
     out.push('## Classification (as Table 2)', '');
     out.push(row(['Network', 'Balanced accuracy', 'TPR', 'TNR', 'Views']));
     out.push(row(['---', '---:', '---:', '---:', '---:']));
     for (const c of t.classification) out.push(row([c.network, pct(c.balancedAccuracy), pct(c.tpr), pct(c.tnr), String(c.views)]));
     out.push('');
+  }
+  if (t.rows.some((r) => r.gated.iouCi95 !== undefined) || t.classification.some((c) => c.balancedAccuracyCi95 !== undefined)) {
+    out.push(
+      '## 95 % intervals (percentile bootstrap over images or their groups, 2,000 resamples)',
+      '',
+      'How far each figure could move with another draw of as many test images: an image and its flips are resampled together, ' +
+        'and so are the images of one manifest group (a captured region, a photo), which are not independent; defective and ' +
+        'defect-free units separately for the balanced accuracy. Two runs whose intervals overlap widely are not told apart by this test set.',
+      '',
+    );
+    const span = (ci: readonly [number, number] | null | undefined): string => (ci ? `${num(ci[0])}–${num(ci[1])}` : '—');
+    const heads = withUngated ? ['IoU, gate on', 'IoU, no gate'] : ['IoU'];
+    out.push(scoreTable(t.rows, (r) => (withUngated ? [span(r?.gated.iouCi95), span(r?.ungated?.iouCi95)] : [span(r?.gated.iouCi95)]), heads), '');
+    if (t.classification.length > 0) {
+      out.push(row(['Network', 'Balanced accuracy', '95 % interval']), row(['---', '---:', '---:']));
+      const spanPct = (ci: readonly [number, number] | null | undefined): string => (ci ? `${pct(ci[0])}–${pct(ci[1])}` : '—');
+      for (const c of t.classification) out.push(row([c.network, pct(c.balancedAccuracy), spanPct(c.balancedAccuracyCi95)]));
+      out.push('');
+    }
   }
   out.push(
     '## The paper, for comparison (Magnetic Tile, Table 3; ImageNet-pretrained convolutions, 190 defect images)',

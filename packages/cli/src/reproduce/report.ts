@@ -43,6 +43,8 @@ export interface StudyRow {
   readonly recall: number;
   readonly ap: number | null;
   readonly mean_image_iou: number;
+  /** 95 % bootstrap interval of the IoU over test images (eval's `iou_ci95`). */
+  readonly iou_ci95: readonly [number, number] | null;
   readonly ungated: { readonly iou: number; readonly precision: number; readonly recall: number; readonly ap: number | null } | null;
   readonly paper: { readonly iou: number; readonly precision: number; readonly recall: number } | null;
 }
@@ -60,6 +62,7 @@ export function studyRows(ev: EvalReport, paper: PaperReference): StudyRow[] {
       recall: c.gated.recall,
       ap: c.gated.ap,
       mean_image_iou: c.gated.mean_image_iou,
+      iou_ci95: c.gated.iou_ci95 ?? null,
       ungated: c.ungated ? { iou: c.ungated.iou, precision: c.ungated.precision, recall: c.ungated.recall, ap: c.ungated.ap } : null,
       paper: p ? { iou: p[0], precision: p[1], recall: p[2] } : null,
     };
@@ -69,6 +72,7 @@ export function studyRows(ev: EvalReport, paper: PaperReference): StudyRow[] {
 export const f3 = (x: number | null | undefined): string => (x === null || x === undefined || Number.isNaN(x) ? '—' : x.toFixed(3));
 export const pct = (x: number | null | undefined): string => (x === null || x === undefined || Number.isNaN(x) ? '—' : `${(100 * x).toFixed(1)}%`);
 const mdRow = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`;
+const span = (ci: readonly [number, number] | null | undefined, f: (x: number) => string): string => (ci ? `${f(ci[0])}–${f(ci[1])}` : '—');
 const methodName = (m: string): string => (m === 'simple' ? 'Simple' : m === UNET_METHOD ? 'U-Net' : m.toUpperCase());
 
 /** What the report needs beyond the evaluation: the run, its data, and the data set's own lines. */
@@ -105,19 +109,20 @@ export function reportMd(c: ReportContext, ev: EvalReport, rows: readonly StudyR
     '',
     `## ${paper.classificationTable}: classification on the test split`,
     '',
-    mdRow(['Network', 'Balanced accuracy', 'TPR', 'TNR', 'Views', 'Paper: balanced accuracy', 'Paper: TPR', 'Paper: TNR']),
-    mdRow(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---:']),
+    mdRow(['Network', 'Balanced accuracy', '95 % interval', 'TPR', 'TNR', 'Views', 'Paper: balanced accuracy', 'Paper: TPR', 'Paper: TNR']),
+    mdRow(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:']),
   );
   for (const r of ev.classification) {
     const p = paper.classification[r.network];
-    out.push(mdRow([r.network, pct(r.balancedAccuracy), pct(r.tpr), pct(r.tnr), String(r.views), pct(p?.balanced_accuracy), pct(p?.tpr), pct(p?.tnr)]));
+    out.push(mdRow([r.network, pct(r.balancedAccuracy), span(r.balanced_accuracy_ci95, pct), pct(r.tpr), pct(r.tnr), String(r.views), pct(p?.balanced_accuracy), pct(p?.tpr), pct(p?.tnr)]));
   }
   out.push('', `## ${paper.segmentationTable}: segmentation on the test split (gate on; pooled over all pixels)`, '');
-  out.push(mdRow(['Network', 'Rules', 'Method', 'IoU', 'Precision', 'Recall', 'AP', 'Paper: IoU', 'Paper: Precision', 'Paper: Recall']));
-  out.push(mdRow(['---', '---', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---:']));
+  out.push(mdRow(['Network', 'Rules', 'Method', 'IoU', 'IoU 95 % interval', 'Precision', 'Recall', 'AP', 'Paper: IoU', 'Paper: Precision', 'Paper: Recall']));
+  out.push(mdRow(['---', '---', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:']));
   for (const r of rows) {
-    out.push(mdRow([r.network, r.rules, methodName(r.method), f3(r.iou), f3(r.precision), f3(r.recall), f3(r.ap), f3(r.paper?.iou), f3(r.paper?.precision), f3(r.paper?.recall)]));
+    out.push(mdRow([r.network, r.rules, methodName(r.method), f3(r.iou), span(r.iou_ci95, f3), f3(r.precision), f3(r.recall), f3(r.ap), f3(r.paper?.iou), f3(r.paper?.precision), f3(r.paper?.recall)]));
   }
+  out.push('', '95 % intervals: percentile bootstrap over the test images (an image and its flips together, and the images of one split group together; defective and defect-free units separately for the balanced accuracy; 2,000 resamples), i.e. how far a figure could move with another test draw of the same size.');
   out.push(
     '',
     '## Files',
@@ -153,6 +158,7 @@ export function metricsJson(c: ReportContext, ev: EvalReport, rows: readonly Stu
       network: r.network,
       views: r.views,
       balanced_accuracy: r.balancedAccuracy,
+      balanced_accuracy_ci95: r.balanced_accuracy_ci95 ?? null,
       tpr: r.tpr,
       tnr: r.tnr,
       paper: c.paper.classification[r.network] ?? null,

@@ -1,0 +1,90 @@
+/**
+ * Percentile bootstrap intervals over images: how far a test figure could move with another draw of
+ * test images of the same kind. Views of one image (its flips) are one resampling unit, since they are
+ * not independent; strata (e.g. defective and defect-free images) are resampled separately, so each
+ * resample keeps the test split's class counts.
+ */
+import { LrpsegError } from '../errors.js';
+import { mulberry32 } from '../random.js';
+import type { PixelCounts } from './pixels.js';
+
+export interface BootstrapOptions {
+  /** Number of resamples (default 2000). */
+  readonly resamples?: number;
+  /** Coverage of the interval (default 0.95). */
+  readonly level?: number;
+  readonly seed?: number;
+}
+
+/** A statistic of weighted units: weights[u] is how often unit u was drawn. */
+export type WeightedStatistic = (weights: Float64Array) => number;
+
+/**
+ * The percentile interval of `statistic` over resamples that draw, within each stratum (a list of unit
+ * indices), as many units as the stratum has, with replacement. Resamples where the statistic is not
+ * finite are left out; null when more than half are (too few units to say anything).
+ */
+export function bootstrapInterval(units: number, strata: readonly (readonly number[])[], statistic: WeightedStatistic, opts: BootstrapOptions = {}): [number, number] | null {
+  const resamples = opts.resamples ?? 2000;
+  const level = opts.level ?? 0.95;
+  if (!Number.isInteger(resamples) || resamples < 1) throw new LrpsegError('BAD_INPUT', `bootstrap: ${resamples} resamples`);
+  if (!(level > 0 && level < 1)) throw new LrpsegError('BAD_INPUT', `bootstrap: level ${level} is not in (0, 1)`);
+  for (const s of strata) for (const u of s) if (!(Number.isInteger(u) && u >= 0 && u < units)) throw new LrpsegError('BAD_INPUT', `bootstrap: unit ${u} of ${units}`);
+  const rand = mulberry32(opts.seed ?? 0);
+  const weights = new Float64Array(units);
+  const values: number[] = [];
+  for (let r = 0; r < resamples; r++) {
+    weights.fill(0);
+    for (const s of strata) for (let k = 0; k < s.length; k++) weights[s[Math.floor(rand() * s.length)]]++;
+    const v = statistic(weights);
+    if (Number.isFinite(v)) values.push(v);
+  }
+  if (values.length * 2 < resamples) return null;
+  values.sort((a, b) => a - b);
+  const at = (q: number): number => {
+    // linear interpolation between order statistics (numpy's default percentile)
+    const pos = q * (values.length - 1);
+    const lo = Math.floor(pos);
+    const hi = Math.min(values.length - 1, lo + 1);
+    return values[lo] + (pos - lo) * (values[hi] - values[lo]);
+  };
+  return [at((1 - level) / 2), at((1 + level) / 2)];
+}
+
+/** Binary decision counts of one resampling unit (an image and its views). */
+export interface DecisionCounts {
+  readonly tp: number;
+  readonly fn: number;
+  readonly tn: number;
+  readonly fp: number;
+}
+
+/** Interval of the balanced accuracy, resampling defective and defect-free images separately. */
+export function balancedAccuracyInterval(units: readonly DecisionCounts[], opts: BootstrapOptions = {}): [number, number] | null {
+  const positive: number[] = [], negative: number[] = [];
+  units.forEach((u, i) => (u.tp + u.fn > 0 ? positive : negative).push(i));
+  return bootstrapInterval(units.length, [positive, negative], (w) => {
+    let tp = 0, fn = 0, tn = 0, fp = 0;
+    for (let i = 0; i < units.length; i++) {
+      if (w[i] === 0) continue;
+      tp += w[i] * units[i].tp;
+      fn += w[i] * units[i].fn;
+      tn += w[i] * units[i].tn;
+      fp += w[i] * units[i].fp;
+    }
+    return (tp / (tp + fn) + tn / (tn + fp)) / 2;
+  }, opts);
+}
+
+/** Interval of the pooled IoU ΣTP / Σ(TP + FP + FN), resampling images (each unit: an image's views summed). */
+export function pooledIoUInterval(units: readonly Pick<PixelCounts, 'tp' | 'fp' | 'fn'>[], opts: BootstrapOptions = {}): [number, number] | null {
+  return bootstrapInterval(units.length, [units.map((_, i) => i)], (w) => {
+    let tp = 0, all = 0;
+    for (let i = 0; i < units.length; i++) {
+      if (w[i] === 0) continue;
+      tp += w[i] * units[i].tp;
+      all += w[i] * (units[i].tp + units[i].fp + units[i].fn);
+    }
+    return tp / all;
+  }, opts);
+}
