@@ -167,6 +167,35 @@ describe.skipIf(!HAVE_BLOWHOLE)('eval on real images', () => {
     expect(apart.iou_ci95![1]).toBeGreaterThan(apart.iou);
   });
 
+  it('two or more models: each later one against the first on the same views, paired', async () => {
+    const same = path.join(dir, 'same.safetensors');
+    copyFileSync(model, same);
+    const shifted = path.join(dir, 'shifted.safetensors');
+    // a threshold far below every margin: every view called defective
+    expect((await lrpseg('calibrate', model, '--threshold', '-1000', '-o', shifted, '-q')).code).toBe(0);
+    const out = path.join(dir, 'report-paired');
+    const r = await lrpseg('eval', '--model', model, '--model', same, '--model', shifted, '--rules', 'ours', '--methods', 'bmm', '--data', data, '--out', out, '-q');
+    expect(r.code, r.stderr).toBe(0);
+    const rep = readReport(out);
+    expect(rep.comparisons).toHaveLength(2);
+    const [twin, all] = rep.comparisons!;
+    expect(twin.reference).toBe(rep.classification[0].network);
+    expect(twin.balanced_accuracy).toEqual({ difference: 0, ci95: [0, 0] });
+    expect(twin.segmentation).toEqual([{ rules: 'ours', method: 'bmm', gated: { difference: 0, ci95: [0, 0] }, ungated: { difference: 0, ci95: [0, 0] } }]);
+    const [c0, , c2] = rep.classification;
+    expect([c2.tpr, c2.tnr]).toEqual([1, 0]);
+    expect(all.balanced_accuracy.difference).toBeCloseTo(c2.balancedAccuracy - c0.balancedAccuracy, 6);
+    const bmm = (i: number) => rep.segmentation[i];
+    expect(all.segmentation[0].gated.difference).toBeCloseTo(bmm(2).gated.iou - bmm(0).gated.iou, 5);
+    const ci = all.balanced_accuracy.ci95!;
+    expect(ci[0]).toBeLessThanOrEqual(all.balanced_accuracy.difference);
+    expect(ci[1]).toBeGreaterThanOrEqual(all.balanced_accuracy.difference);
+    const md = readFileSync(path.join(out, 'metrics.md'), 'utf8');
+    expect(md).toContain(`## Paired differences against ${c0.network} (same views; 95 % paired bootstrap)`);
+    expect(md).toContain('| VGG-A one FC (same.safetensors) | +0.0 points (+0.0 to +0.0) |');
+    expect(md).toContain('| VGG-A one FC (same.safetensors) | ours | BMM | +0.000 (+0.000 to +0.000) | +0.000 (+0.000 to +0.000) |');
+  });
+
   it('prediction form: scores the masks (and scores) that lrpseg segment wrote', async () => {
     const pred = path.join(dir, 'pred');
     const s = await lrpseg('segment', '--model', model, '--rules', 'ours', '--method', 'bmm', '--no-gate', '--scores', '--out', pred, '-q', ...stems.map((x) => path.join(data, `${x}.jpg`)));

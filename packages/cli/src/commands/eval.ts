@@ -22,7 +22,11 @@ import {
   averagePrecision,
   balancedAccuracyInterval,
   classificationScores,
+  pairedBalancedAccuracyDifference,
+  pairedIoUDifference,
   pooledIoUInterval,
+  type DecisionCounts,
+  type PairedDifference,
   classifyAndExplain,
   countPixels,
   loadUNet,
@@ -54,7 +58,7 @@ import { ALL_VIEWS, binarizeTruth, flipPlanar, prepareItem, readEvalData, readTr
 import { planarToRgb } from '../report/masks.js';
 import type { PanelRow } from '../report/panels.js';
 import type { PrSeries } from '../report/plots.js';
-import { reportMarkdown, type ClassificationRow, type ConfigRow, type ScoreCells } from '../report/table.js';
+import { reportMarkdown, type ClassificationRow, type ComparisonRow, type ConfigRow, type ScoreCells } from '../report/table.js';
 import { defaultSegmentThreads } from './segment.js';
 import { resolveTarget } from './explain.js';
 
@@ -133,21 +137,53 @@ export interface EvalReport {
     readonly balanced_accuracy_ci95: readonly [number, number] | null;
   })[];
   readonly segmentation: readonly ConfigMetrics[];
+  /** With two or more --model: each later model against the first, on the same views (paired bootstrap). */
+  readonly comparisons?: readonly ModelComparison[];
+}
+
+/** A later model minus the first: balanced accuracy and every rules × method pooled IoU, gate on and off. */
+export interface ModelComparison {
+  readonly reference: string;
+  readonly network: string;
+  readonly balanced_accuracy: PairedDifference;
+  readonly segmentation: readonly { readonly rules: string; readonly method: string; readonly gated: PairedDifference; readonly ungated: PairedDifference }[];
+}
+
+const roundDifference = (d: PairedDifference): PairedDifference => ({ difference: r6(d.difference), ci95: d.ci95 ? [r6(d.ci95[0]), r6(d.ci95[1])] : null });
+
+function compareRuns(reference: { name: string; units: RunUnits }, other: { name: string; units: RunUnits }): ModelComparison {
+  const segmentation: ModelComparison['segmentation'][number][] = [];
+  for (const [key, b] of other.units.segmentation) {
+    const a = reference.units.segmentation.get(key);
+    if (!a) continue;
+    const [rules, method] = key.split('\u0000');
+    segmentation.push({
+      rules, method,
+      gated: roundDifference(pairedIoUDifference(a.gated, b.gated)),
+      ungated: roundDifference(pairedIoUDifference(a.ungated, b.ungated)),
+    });
+  }
+  return {
+    reference: reference.name,
+    network: other.name,
+    balanced_accuracy: roundDifference(pairedBalancedAccuracyDifference(reference.units.classification, other.units.classification)),
+    segmentation,
+  };
 }
 
 const r6 = (x: number): number => (Number.isFinite(x) ? Math.round(x * 1e6) / 1e6 : x);
 const roundInterval = (ci: [number, number] | null): [number, number] | null => (ci ? [r6(ci[0]), r6(ci[1])] : null);
 
-/** The balanced accuracy's interval from each view's image, decision and label. */
-function balancedAccuracyCi(images: readonly string[], predicted: readonly boolean[], actual: readonly boolean[]): [number, number] | null {
+/** Decision counts per resampling unit, from each view's unit, decision and label. */
+function decisionUnits(units: readonly string[], predicted: readonly boolean[], actual: readonly boolean[]): Map<string, DecisionCounts> {
   const by = new Map<string, { tp: number; fn: number; tn: number; fp: number }>();
-  images.forEach((id, i) => {
+  units.forEach((id, i) => {
     const c = by.get(id) ?? { tp: 0, fn: 0, tn: 0, fp: 0 };
     if (actual[i]) predicted[i] ? c.tp++ : c.fn++;
     else predicted[i] ? c.fp++ : c.tn++;
     by.set(id, c);
   });
-  return roundInterval(balancedAccuracyInterval([...by.values()]));
+  return by;
 }
 
 /** Accumulates one configuration's per-view counts and pooled scores. */
@@ -170,6 +206,10 @@ class ModeAccumulator {
     const u = c.tp + c.fp + c.fn;
     this.ious[key] = u > 0 ? r6(c.tp / u) : null;
     if (this.scores && score) this.scores.add(score, truth);
+  }
+  /** The per-unit counts (for paired comparisons between models). */
+  units(): ReadonlyMap<string, { tp: number; fp: number; fn: number }> {
+    return this.byImage;
   }
   result(): ModeMetrics {
     const s: SegmentationScores = segmentationScores(this.counts);
@@ -231,9 +271,18 @@ function reportFailure(state: RunState, progress: Progress | null, io: CliIo, na
 
 type NamedClassification = EvalReport['classification'][number];
 
+/** Per-unit counts of one model's results, kept (not written) for the paired comparisons. */
+interface RunUnits {
+  readonly classification: ReadonlyMap<string, DecisionCounts>;
+  /** By "rules\u0000method". */
+  readonly segmentation: ReadonlyMap<string, { gated: ReadonlyMap<string, IoUUnit>; ungated: ReadonlyMap<string, IoUUnit> }>;
+}
+type IoUUnit = { tp: number; fp: number; fn: number };
+
 interface ModelRun {
   readonly classification: NamedClassification;
   readonly configs: ConfigMetrics[];
+  readonly units: RunUnits;
   readonly panels: { rules: string; rows: PanelRow[] }[];
   /** PR series per rule set, with and without the gate. */
   readonly series: { rules: string; gated: PrSeries[]; ungated: PrSeries[] }[];
@@ -342,14 +391,16 @@ async function evalModel(
     progress.advance(batch.length);
   }
 
+  const classUnits = decisionUnits(views.map((v) => resamplingUnit(v.item)), verdicts, views.map((v) => v.label === 1));
   const classification = {
     network,
     model: file,
     views: views.length,
     ...classificationScores(verdicts, views.map((v) => v.label === 1)),
-    balanced_accuracy_ci95: balancedAccuracyCi(views.map((v) => resamplingUnit(v.item)), verdicts, views.map((v) => v.label === 1)),
+    balanced_accuracy_ci95: roundInterval(balancedAccuracyInterval([...classUnits.values()])),
   };
   const configs: ConfigMetrics[] = [];
+  const segUnits = new Map<string, { gated: ReadonlyMap<string, IoUUnit>; ungated: ReadonlyMap<string, IoUUnit> }>();
   const panels: { rules: string; rows: PanelRow[] }[] = [];
   const series: { rules: string; gated: PrSeries[]; ungated: PrSeries[] }[] = [];
   for (let ri = 0; ri < o.rules.length; ri++) {
@@ -380,6 +431,7 @@ async function evalModel(
       const g = gated.result();
       const u = ungated.result();
       configs.push({ network, model: file, rules: o.rules[ri], method, gated: g, ungated: u });
+      segUnits.set(`${o.rules[ri]}\u0000${method}`, { gated: gated.units(), ungated: ungated.units() });
       const toPoints = (m: ModeMetrics): PrPoint[] => (m.pr_curve ?? []).map(([recall, precision, threshold]) => ({ recall, precision, threshold }));
       gatedSeries.push({ name: `${network} ${methodLabel(method)} (AP ${fmt(g.ap)})`, points: toPoints(g) });
       ungatedSeries.push({ name: `${network} ${methodLabel(method)} (AP ${fmt(u.ap)})`, points: toPoints(u) });
@@ -399,7 +451,7 @@ async function evalModel(
     }
     panels.push({ rules: o.rules[ri], rows });
   }
-  return { classification, configs, panels, series, views };
+  return { classification, configs, units: { classification: classUnits, segmentation: segUnits }, panels, series, views };
 }
 
 // ---- U-Net form ---------------------------------------------------------------------------------
@@ -594,7 +646,7 @@ async function evalPredictions(
     verdicts.length > 0
       ? {
         network: info.network, model: dir, views: verdicts.length, ...classificationScores(verdicts, labelsWithVerdict),
-        balanced_accuracy_ci95: balancedAccuracyCi(imagesWithVerdict, verdicts, labelsWithVerdict),
+        balanced_accuracy_ci95: roundInterval(balancedAccuracyInterval([...decisionUnits(imagesWithVerdict, verdicts, labelsWithVerdict).values()])),
       }
       : null;
   const points = (gated.pr_curve ?? []).map(([recall, precision, threshold]) => ({ recall, precision, threshold }));
@@ -618,6 +670,7 @@ export async function evalCommand(o: EvalOptions, io: CliIo): Promise<number> {
   const figures: { name: string; title: string; series: PrSeries[] }[] = [];
   const panels: { name: string; title: string; methods: string[]; rows: PanelRow[]; size: [number, number] }[] = [];
   let evaluatedViews: View[] = [];
+  const comparisons: ModelComparison[] = [];
 
   const eo: EvalOptions = { ...o, views };
   if (o.preds.length === 0) {
@@ -630,8 +683,11 @@ export async function evalCommand(o: EvalOptions, io: CliIo): Promise<number> {
         for (const m of o.models) loaded.push(await openModel(backend, m));
         const names = networkNames(o.models, loaded.map((m) => variantName(m.meta)));
         const figureSeries = new Map<string, PrSeries[]>();
+        let first: { name: string; units: RunUnits } | undefined;
         for (let mi = 0; mi < loaded.length && !state.stopped; mi++) {
           const run = await evalModel(o.models[mi], names[mi], loaded[mi], data.items, eo, pool, state, progress, io);
+          if (first) comparisons.push(compareRuns(first, { name: names[mi], units: run.units }));
+          else first = { name: names[mi], units: run.units };
           configs.push(...run.configs);
           classification.push(run.classification);
           if (mi === 0) evaluatedViews = run.views;
@@ -714,6 +770,7 @@ export async function evalCommand(o: EvalOptions, io: CliIo): Promise<number> {
     no_skill_precision: r6(noSkill),
     classification,
     segmentation: configs,
+    ...(comparisons.length > 0 ? { comparisons } : {}),
   };
   await writeFileAtomic(path.join(o.out, 'metrics.json'), new TextEncoder().encode(JSON.stringify(report, null, 1) + '\n'));
 
@@ -741,7 +798,11 @@ export async function evalCommand(o: EvalOptions, io: CliIo): Promise<number> {
       : 'Predictions as written by lrpseg segment (its gate, if it was on, is already in the masks).',
     ...(state.failed.length > 0 ? [`${state.failed.length} input(s) could not be evaluated (see metrics.json, data.failed).`] : []),
   ];
-  const md = reportMarkdown({ title: 'lrpseg evaluation', notes, rows, classification: classRows, noSkill, defectiveViews: defViews.length });
+  const comparisonRows: ComparisonRow[] = comparisons.map((c) => ({
+    reference: c.reference, network: c.network, balancedAccuracy: c.balanced_accuracy,
+    segmentation: c.segmentation.map((x) => ({ rules: x.rules, method: methodLabel(x.method), gated: x.gated, ungated: x.ungated })),
+  }));
+  const md = reportMarkdown({ title: 'lrpseg evaluation', notes, rows, classification: classRows, noSkill, defectiveViews: defViews.length, comparisons: comparisonRows });
   await writeFileAtomic(path.join(o.out, 'metrics.md'), new TextEncoder().encode(md));
 
   // the figure code (Vega, resvg, the font) is loaded only now

@@ -58,6 +58,18 @@ function scoreTable(rows: readonly ConfigRow[], cells: (r: ConfigRow | null) => 
   return lines.join('\n');
 }
 
+/** A later model minus the reference, on the same views (eval's `comparisons`). */
+export interface ComparisonRow {
+  readonly reference: string;
+  readonly network: string;
+  readonly balancedAccuracy: Difference;
+  readonly segmentation: readonly { readonly rules: string; readonly method: string; readonly gated: Difference; readonly ungated: Difference }[];
+}
+export interface Difference {
+  readonly difference: number;
+  readonly ci95: readonly [number, number] | null;
+}
+
 export interface ReportTables {
   readonly title: string;
   readonly notes: readonly string[];
@@ -65,6 +77,31 @@ export interface ReportTables {
   readonly classification: readonly ClassificationRow[];
   readonly noSkill: number;
   readonly defectiveViews: number;
+  readonly comparisons?: readonly ComparisonRow[];
+}
+
+const signed = (x: number, f: (v: number) => string): string => (Number.isNaN(x) ? '—' : `${x >= 0 ? '+' : '−'}${f(Math.abs(x))}`);
+
+function comparisonSection(rows: readonly ComparisonRow[]): string[] {
+  const d3 = (d: Difference): string => `${signed(d.difference, (v) => v.toFixed(3))} (${d.ci95 ? `${signed(d.ci95[0], (v) => v.toFixed(3))} to ${signed(d.ci95[1], (v) => v.toFixed(3))}` : '—'})`;
+  const pts = (d: Difference): string =>
+    `${signed(100 * d.difference, (v) => v.toFixed(1))} points (${d.ci95 ? `${signed(100 * d.ci95[0], (v) => v.toFixed(1))} to ${signed(100 * d.ci95[1], (v) => v.toFixed(1))}` : '—'})`;
+  const out = [
+    `## Paired differences against ${rows[0].reference} (same views; 95 % paired bootstrap)`,
+    '',
+    'Each later model minus the first, scored on the same images: each resample draws the units once and scores both models on ' +
+      'them, so what is hard or easy for both cancels out. An interval that excludes 0 is a difference this test set shows.',
+    '',
+    row(['Network', 'Balanced accuracy']),
+    row(['---', '---:']),
+    ...rows.map((c) => row([c.network, pts(c.balancedAccuracy)])),
+    '',
+    row(['Network', 'Rules', 'Method', 'IoU, gate on', 'IoU, no gate']),
+    row(['---', '---', '---', '---:', '---:']),
+  ];
+  for (const c of rows) for (const s of c.segmentation) out.push(row([c.network, s.rules, s.method, d3(s.gated), d3(s.ungated)]));
+  out.push('');
+  return out;
 }
 
 /** The metrics Markdown (tables plus the paper's Magnetic Tile figures for comparison). */
@@ -109,6 +146,7 @@ export function reportMarkdown(t: ReportTables): string {
       out.push('');
     }
   }
+  if (t.comparisons && t.comparisons.length > 0) out.push(...comparisonSection(t.comparisons));
   out.push(
     '## The paper, for comparison (Magnetic Tile, Table 3; ImageNet-pretrained convolutions, 190 defect images)',
     '',

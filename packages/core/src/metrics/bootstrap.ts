@@ -88,3 +88,56 @@ export function pooledIoUInterval(units: readonly Pick<PixelCounts, 'tp' | 'fp' 
     return tp / all;
   }, opts);
 }
+
+/** A difference between two models on the same units, with its paired interval. */
+export interface PairedDifference {
+  /** statistic(B) − statistic(A) on all units. */
+  readonly difference: number;
+  readonly ci95: [number, number] | null;
+}
+
+type IoUCounts = Pick<PixelCounts, 'tp' | 'fp' | 'fn'>;
+
+function aligned<T>(a: ReadonlyMap<string, T>, b: ReadonlyMap<string, T>, zero: T): { keys: string[]; ua: T[]; ub: T[] } {
+  const keys = [...new Set([...a.keys(), ...b.keys()])].sort();
+  return { keys, ua: keys.map((k) => a.get(k) ?? zero), ub: keys.map((k) => b.get(k) ?? zero) };
+}
+
+const ALL_ONES = (n: number): Float64Array => new Float64Array(n).fill(1);
+
+/**
+ * Pooled IoU of B minus that of A, both scored on the same units (keys): each resample draws units once
+ * and scores both models on them, so what the two share (hard images, easy ones) cancels out.
+ */
+export function pairedIoUDifference(a: ReadonlyMap<string, IoUCounts>, b: ReadonlyMap<string, IoUCounts>, opts: BootstrapOptions = {}): PairedDifference {
+  const { ua, ub } = aligned(a, b, { tp: 0, fp: 0, fn: 0 });
+  const iou = (units: readonly IoUCounts[], w: Float64Array): number => {
+    let tp = 0, all = 0;
+    for (let i = 0; i < units.length; i++) {
+      tp += w[i] * units[i].tp;
+      all += w[i] * (units[i].tp + units[i].fp + units[i].fn);
+    }
+    return tp / all;
+  };
+  const stat = (w: Float64Array): number => iou(ub, w) - iou(ua, w);
+  return { difference: stat(ALL_ONES(ua.length)), ci95: bootstrapInterval(ua.length, [ua.map((_, i) => i)], stat, opts) };
+}
+
+/** Balanced accuracy of B minus that of A on the same units; defective and defect-free units resampled separately. */
+export function pairedBalancedAccuracyDifference(a: ReadonlyMap<string, DecisionCounts>, b: ReadonlyMap<string, DecisionCounts>, opts: BootstrapOptions = {}): PairedDifference {
+  const { ua, ub } = aligned(a, b, { tp: 0, fn: 0, tn: 0, fp: 0 });
+  const ba = (units: readonly DecisionCounts[], w: Float64Array): number => {
+    let tp = 0, fn = 0, tn = 0, fp = 0;
+    for (let i = 0; i < units.length; i++) {
+      tp += w[i] * units[i].tp;
+      fn += w[i] * units[i].fn;
+      tn += w[i] * units[i].tn;
+      fp += w[i] * units[i].fp;
+    }
+    return (tp / (tp + fn) + tn / (tn + fp)) / 2;
+  };
+  const positive: number[] = [], negative: number[] = [];
+  ua.forEach((u, i) => (u.tp + u.fn > 0 ? positive : negative).push(i));
+  const stat = (w: Float64Array): number => ba(ub, w) - ba(ua, w);
+  return { difference: stat(ALL_ONES(ua.length)), ci95: bootstrapInterval(ua.length, [positive, negative], stat, opts) };
+}

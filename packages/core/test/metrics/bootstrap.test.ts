@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../src/random.js';
-import { balancedAccuracyInterval, bootstrapInterval, pooledIoUInterval } from '../../src/metrics/bootstrap.js';
+import { balancedAccuracyInterval, bootstrapInterval, pairedBalancedAccuracyDifference, pairedIoUDifference, pooledIoUInterval } from '../../src/metrics/bootstrap.js';
 
 describe('bootstrap intervals', () => {
   it('the mean of n fair coin flips: an interval around the sample mean about 2·1.96·sqrt(p(1-p)/n) wide', () => {
@@ -56,5 +56,46 @@ describe('bootstrap intervals', () => {
     expect(ci[0]).toBeLessThan(92 / 120);
     expect(ci[1]).toBeGreaterThan(92 / 120);
     expect(() => bootstrapInterval(2, [[0, 2]], () => 0)).toThrow(/unit 2 of 2/);
+  });
+
+  it('paired differences: identical models give exactly [0, 0]; a model better on every unit has an interval above 0, narrower than the unpaired ones', () => {
+    const r = mulberry32(11);
+    const a = new Map<string, { tp: number; fp: number; fn: number }>();
+    const b = new Map<string, { tp: number; fp: number; fn: number }>();
+    for (let i = 0; i < 30; i++) {
+      // images of very different difficulty; B finds a few more pixels of each than A
+      const size = 50 + Math.floor(r() * 500);
+      const hit = Math.floor(size * r());
+      a.set(`u${i}`, { tp: hit, fp: 20, fn: size - hit });
+      const more = Math.min(size - hit, 10);
+      b.set(`u${i}`, { tp: hit + more, fp: 20, fn: size - hit - more });
+    }
+    expect(pairedIoUDifference(a, a)).toEqual({ difference: 0, ci95: [0, 0] });
+    const d = pairedIoUDifference(a, b);
+    const pooled = (m: typeof a) => { let tp = 0, all = 0; for (const c of m.values()) { tp += c.tp; all += c.tp + c.fp + c.fn; } return tp / all; };
+    expect(d.difference).toBeCloseTo(pooled(b) - pooled(a), 12);
+    expect(d.ci95![0]).toBeGreaterThan(0);
+    const ia = pooledIoUInterval([...a.values()])!, ib = pooledIoUInterval([...b.values()])!;
+    // unpaired, the two intervals overlap: the difference could not be seen that way
+    expect(ia[1]).toBeGreaterThan(ib[0]);
+    expect(d.ci95![1] - d.ci95![0]).toBeLessThan((ib[1] - ib[0]) / 3);
+    // a unit only one side has counts as zero on the other
+    const c = new Map(b);
+    c.set('extra', { tp: 5, fp: 0, fn: 0 });
+    expect(pairedIoUDifference(a, c).difference).toBeGreaterThan(d.difference);
+  });
+
+  it('paired balanced accuracy: B fixes two missed defects of A', () => {
+    const a = new Map<string, { tp: number; fn: number; tn: number; fp: number }>();
+    for (let i = 0; i < 20; i++) a.set(`p${i}`, i < 5 ? { tp: 0, fn: 3, tn: 0, fp: 0 } : { tp: 3, fn: 0, tn: 0, fp: 0 });
+    for (let i = 0; i < 40; i++) a.set(`n${i}`, { tp: 0, fn: 0, tn: 3, fp: 0 });
+    const b = new Map(a);
+    b.set('p0', { tp: 3, fn: 0, tn: 0, fp: 0 });
+    b.set('p1', { tp: 3, fn: 0, tn: 0, fp: 0 });
+    const d = pairedBalancedAccuracyDifference(a, b);
+    expect(d.difference).toBeCloseTo(2 / 20 / 2, 12);
+    expect(d.ci95![0]).toBeGreaterThanOrEqual(0);
+    expect(d.ci95![1]).toBeGreaterThan(d.difference);
+    expect(pairedBalancedAccuracyDifference(a, a).ci95).toEqual([0, 0]);
   });
 });
