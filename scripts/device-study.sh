@@ -61,18 +61,18 @@ say "test evaluation"
 L eval --model "$RUN/model.safetensors" --rules ours --methods simple,gmm,bmm --data "$RUN/eval-split.json" --subset test \
   --backend "$BACKEND" "${DEV[@]}" --out "$RUN/eval" -q > "$WORK/eval.txt" 2>&1 || { echo "evaluation failed:"; tail -20 "$WORK/eval.txt"; }
 cp "$RUN/eval/metrics.json" "$OUTDIR/" 2>/dev/null
-cat "$RUN/eval/metrics.md" 2>/dev/null | head -40
+sed '/^## The paper/,$d' "$RUN/eval/metrics.md" 2>/dev/null
 
 # the decision threshold chosen on val (lrpseg calibrate), and the test again with it; the calibrated model
 # is not returned (8 files at most): `lrpseg calibrate model.safetensors --threshold T` with T from
 # calibration.json makes it here, bit for bit
 if (( $(left) > 45 )); then
-  say "calibration on val, then the test evaluation again"
+  say "calibration on val, then the test evaluation of both models (paired: calibrated − argmax)"
   L calibrate "$RUN/model.safetensors" --manifest "$RUN/eval-split.json" --backend "$BACKEND" "${DEV[@]}" -o "$RUN/model-cal.safetensors" \
     && L info --json "$RUN/model-cal.safetensors" > "$OUTDIR/calibration.json" \
-    && L eval --model "$RUN/model-cal.safetensors" --rules ours --methods simple,gmm,bmm --data "$RUN/eval-split.json" --subset test \
+    && L eval --model "$RUN/model.safetensors" --model "$RUN/model-cal.safetensors" --rules ours --methods simple,gmm,bmm --data "$RUN/eval-split.json" --subset test \
       --backend "$BACKEND" "${DEV[@]}" --out "$RUN/eval-cal" -q > "$WORK/eval-cal.txt" 2>&1 \
-    && cp "$RUN/eval-cal/metrics.json" "$OUTDIR/metrics-calibrated.json" && head -40 "$RUN/eval-cal/metrics.md" \
+    && cp "$RUN/eval-cal/metrics.json" "$OUTDIR/metrics-calibrated.json" && sed '/^## The paper/,$d' "$RUN/eval-cal/metrics.md" \
     || { echo "calibration failed:"; tail -20 "$WORK/eval-cal.txt" 2>/dev/null; }
 else
   echo "no time left for the calibration"
