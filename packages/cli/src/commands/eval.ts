@@ -26,6 +26,7 @@ import {
   pairedIoUDifference,
   pooledIoUInterval,
   type DecisionCounts,
+  type IoUCounts,
   type PairedDifference,
   classifyAndExplain,
   countPixels,
@@ -190,7 +191,7 @@ function decisionUnits(units: readonly string[], predicted: readonly boolean[], 
 class ModeAccumulator {
   private readonly counts: PixelCounts[] = [];
   /** Per resampling unit of the interval (a manifest group, else an image): its views' counts summed. */
-  private readonly byImage = new Map<string, { tp: number; fp: number; fn: number }>();
+  private readonly byUnit = new Map<string, IoUCounts>();
   private readonly ious: Record<string, number | null> = {};
   private readonly scores: PooledScores | null;
   constructor(withScores: boolean) {
@@ -201,15 +202,15 @@ class ModeAccumulator {
     const c = countPixels(mask, truth);
     this.counts.push(c);
     const unit = resamplingUnit(view.item);
-    const img = this.byImage.get(unit) ?? { tp: 0, fp: 0, fn: 0 };
-    this.byImage.set(unit, { tp: img.tp + c.tp, fp: img.fp + c.fp, fn: img.fn + c.fn });
+    const img = this.byUnit.get(unit) ?? { tp: 0, fp: 0, fn: 0 };
+    this.byUnit.set(unit, { tp: img.tp + c.tp, fp: img.fp + c.fp, fn: img.fn + c.fn });
     const u = c.tp + c.fp + c.fn;
     this.ious[key] = u > 0 ? r6(c.tp / u) : null;
     if (this.scores && score) this.scores.add(score, truth);
   }
   /** The per-unit counts (for paired comparisons between models). */
-  units(): ReadonlyMap<string, { tp: number; fp: number; fn: number }> {
-    return this.byImage;
+  units(): ReadonlyMap<string, IoUCounts> {
+    return this.byUnit;
   }
   result(): ModeMetrics {
     const s: SegmentationScores = segmentationScores(this.counts);
@@ -231,7 +232,7 @@ class ModeAccumulator {
       ap,
       pr_curve: curve,
       per_view_iou: this.ious,
-      iou_ci95: roundInterval(pooledIoUInterval([...this.byImage.values()])),
+      iou_ci95: roundInterval(pooledIoUInterval([...this.byUnit.values()])),
     };
   }
 }
@@ -275,9 +276,8 @@ type NamedClassification = EvalReport['classification'][number];
 interface RunUnits {
   readonly classification: ReadonlyMap<string, DecisionCounts>;
   /** By "rules\u0000method". */
-  readonly segmentation: ReadonlyMap<string, { gated: ReadonlyMap<string, IoUUnit>; ungated: ReadonlyMap<string, IoUUnit> }>;
+  readonly segmentation: ReadonlyMap<string, { gated: ReadonlyMap<string, IoUCounts>; ungated: ReadonlyMap<string, IoUCounts> }>;
 }
-type IoUUnit = { tp: number; fp: number; fn: number };
 
 interface ModelRun {
   readonly classification: NamedClassification;
@@ -400,7 +400,7 @@ async function evalModel(
     balanced_accuracy_ci95: roundInterval(balancedAccuracyInterval([...classUnits.values()])),
   };
   const configs: ConfigMetrics[] = [];
-  const segUnits = new Map<string, { gated: ReadonlyMap<string, IoUUnit>; ungated: ReadonlyMap<string, IoUUnit> }>();
+  const segUnits = new Map<string, { gated: ReadonlyMap<string, IoUCounts>; ungated: ReadonlyMap<string, IoUCounts> }>();
   const panels: { rules: string; rows: PanelRow[] }[] = [];
   const series: { rules: string; gated: PrSeries[]; ungated: PrSeries[] }[] = [];
   for (let ri = 0; ri < o.rules.length; ri++) {

@@ -59,34 +59,48 @@ export interface DecisionCounts {
   readonly fp: number;
 }
 
-/** Interval of the balanced accuracy, resampling defective and defect-free images separately. */
-export function balancedAccuracyInterval(units: readonly DecisionCounts[], opts: BootstrapOptions = {}): [number, number] | null {
-  const positive: number[] = [], negative: number[] = [];
-  units.forEach((u, i) => (u.tp + u.fn > 0 ? positive : negative).push(i));
-  return bootstrapInterval(units.length, [positive, negative], (w) => {
-    let tp = 0, fn = 0, tn = 0, fp = 0;
-    for (let i = 0; i < units.length; i++) {
-      if (w[i] === 0) continue;
-      tp += w[i] * units[i].tp;
-      fn += w[i] * units[i].fn;
-      tn += w[i] * units[i].tn;
-      fp += w[i] * units[i].fp;
-    }
-    return (tp / (tp + fn) + tn / (tn + fp)) / 2;
-  }, opts);
+/** Pixel counts of one resampling unit (its views summed). */
+export type IoUCounts = Pick<PixelCounts, 'tp' | 'fp' | 'fn'>;
+
+/** Balanced accuracy of the units, each counted weights[i] times. */
+function weightedBalancedAccuracy(units: readonly DecisionCounts[], w: Float64Array): number {
+  let tp = 0, fn = 0, tn = 0, fp = 0;
+  for (let i = 0; i < units.length; i++) {
+    tp += w[i] * units[i].tp;
+    fn += w[i] * units[i].fn;
+    tn += w[i] * units[i].tn;
+    fp += w[i] * units[i].fp;
+  }
+  return (tp / (tp + fn) + tn / (tn + fp)) / 2;
 }
 
-/** Interval of the pooled IoU ΣTP / Σ(TP + FP + FN), resampling images (each unit: an image's views summed). */
-export function pooledIoUInterval(units: readonly Pick<PixelCounts, 'tp' | 'fp' | 'fn'>[], opts: BootstrapOptions = {}): [number, number] | null {
-  return bootstrapInterval(units.length, [units.map((_, i) => i)], (w) => {
-    let tp = 0, all = 0;
-    for (let i = 0; i < units.length; i++) {
-      if (w[i] === 0) continue;
-      tp += w[i] * units[i].tp;
-      all += w[i] * (units[i].tp + units[i].fp + units[i].fn);
-    }
-    return tp / all;
-  }, opts);
+/** Pooled IoU ΣTP / Σ(TP + FP + FN) of the units, each counted weights[i] times. */
+function weightedPooledIoU(units: readonly IoUCounts[], w: Float64Array): number {
+  let tp = 0, all = 0;
+  for (let i = 0; i < units.length; i++) {
+    tp += w[i] * units[i].tp;
+    all += w[i] * (units[i].tp + units[i].fp + units[i].fn);
+  }
+  return tp / all;
+}
+
+/** The strata for balanced accuracy: units with defective views, and the others. */
+function byClass(units: readonly DecisionCounts[]): number[][] {
+  const positive: number[] = [], negative: number[] = [];
+  units.forEach((u, i) => (u.tp + u.fn > 0 ? positive : negative).push(i));
+  return [positive, negative];
+}
+
+const everyUnit = (n: number): number[][] => [Array.from({ length: n }, (_, i) => i)];
+
+/** Interval of the balanced accuracy, resampling defective and defect-free images separately. */
+export function balancedAccuracyInterval(units: readonly DecisionCounts[], opts: BootstrapOptions = {}): [number, number] | null {
+  return bootstrapInterval(units.length, byClass(units), (w) => weightedBalancedAccuracy(units, w), opts);
+}
+
+/** Interval of the pooled IoU, resampling images (each unit: an image's views summed). */
+export function pooledIoUInterval(units: readonly IoUCounts[], opts: BootstrapOptions = {}): [number, number] | null {
+  return bootstrapInterval(units.length, everyUnit(units.length), (w) => weightedPooledIoU(units, w), opts);
 }
 
 /** A difference between two models on the same units, with its paired interval. */
@@ -96,14 +110,16 @@ export interface PairedDifference {
   readonly ci95: [number, number] | null;
 }
 
-type IoUCounts = Pick<PixelCounts, 'tp' | 'fp' | 'fn'>;
-
-function aligned<T>(a: ReadonlyMap<string, T>, b: ReadonlyMap<string, T>, zero: T): { keys: string[]; ua: T[]; ub: T[] } {
+/** The two models' counts on the union of their units (a unit one side lacks counts as zero there). */
+function aligned<T>(a: ReadonlyMap<string, T>, b: ReadonlyMap<string, T>, zero: T): { ua: T[]; ub: T[] } {
   const keys = [...new Set([...a.keys(), ...b.keys()])].sort();
-  return { keys, ua: keys.map((k) => a.get(k) ?? zero), ub: keys.map((k) => b.get(k) ?? zero) };
+  return { ua: keys.map((k) => a.get(k) ?? zero), ub: keys.map((k) => b.get(k) ?? zero) };
 }
 
-const ALL_ONES = (n: number): Float64Array => new Float64Array(n).fill(1);
+function paired<T>(ua: readonly T[], ub: readonly T[], strata: number[][], statistic: (units: readonly T[], w: Float64Array) => number, opts: BootstrapOptions): PairedDifference {
+  const difference = (w: Float64Array): number => statistic(ub, w) - statistic(ua, w);
+  return { difference: difference(new Float64Array(ua.length).fill(1)), ci95: bootstrapInterval(ua.length, strata, difference, opts) };
+}
 
 /**
  * Pooled IoU of B minus that of A, both scored on the same units (keys): each resample draws units once
@@ -111,33 +127,11 @@ const ALL_ONES = (n: number): Float64Array => new Float64Array(n).fill(1);
  */
 export function pairedIoUDifference(a: ReadonlyMap<string, IoUCounts>, b: ReadonlyMap<string, IoUCounts>, opts: BootstrapOptions = {}): PairedDifference {
   const { ua, ub } = aligned(a, b, { tp: 0, fp: 0, fn: 0 });
-  const iou = (units: readonly IoUCounts[], w: Float64Array): number => {
-    let tp = 0, all = 0;
-    for (let i = 0; i < units.length; i++) {
-      tp += w[i] * units[i].tp;
-      all += w[i] * (units[i].tp + units[i].fp + units[i].fn);
-    }
-    return tp / all;
-  };
-  const stat = (w: Float64Array): number => iou(ub, w) - iou(ua, w);
-  return { difference: stat(ALL_ONES(ua.length)), ci95: bootstrapInterval(ua.length, [ua.map((_, i) => i)], stat, opts) };
+  return paired(ua, ub, everyUnit(ua.length), weightedPooledIoU, opts);
 }
 
 /** Balanced accuracy of B minus that of A on the same units; defective and defect-free units resampled separately. */
 export function pairedBalancedAccuracyDifference(a: ReadonlyMap<string, DecisionCounts>, b: ReadonlyMap<string, DecisionCounts>, opts: BootstrapOptions = {}): PairedDifference {
   const { ua, ub } = aligned(a, b, { tp: 0, fn: 0, tn: 0, fp: 0 });
-  const ba = (units: readonly DecisionCounts[], w: Float64Array): number => {
-    let tp = 0, fn = 0, tn = 0, fp = 0;
-    for (let i = 0; i < units.length; i++) {
-      tp += w[i] * units[i].tp;
-      fn += w[i] * units[i].fn;
-      tn += w[i] * units[i].tn;
-      fp += w[i] * units[i].fp;
-    }
-    return (tp / (tp + fn) + tn / (tn + fp)) / 2;
-  };
-  const positive: number[] = [], negative: number[] = [];
-  ua.forEach((u, i) => (u.tp + u.fn > 0 ? positive : negative).push(i));
-  const stat = (w: Float64Array): number => ba(ub, w) - ba(ua, w);
-  return { difference: stat(ALL_ONES(ua.length)), ci95: bootstrapInterval(ua.length, [positive, negative], stat, opts) };
+  return paired(ua, ub, byClass(ua), weightedBalancedAccuracy, opts);
 }

@@ -7,9 +7,9 @@
  * defect logit is untouched, so heatmaps of rules that start from the target logit alone are unchanged.
  */
 import { LrpsegError } from '../errors.js';
-import { serializeSafetensors } from '../io/safetensors.js';
-import { loadModel, type Model } from '../nn/model.js';
+import type { Model } from '../nn/model.js';
 import { scope } from '../tensor.js';
+import { rewriteLastLinear } from './head.js';
 import type { LabeledBatch } from './trainer.js';
 
 /** Each sample's binary label and margin: logit 1 − logit 0 (the model decides "defect" when it is > 0). */
@@ -78,14 +78,30 @@ export function bestDecisionThreshold(d: DecisionMargins): CalibratedThreshold {
     throw new LrpsegError('BAD_INPUT', `calibration needs both classes (${positives} defect and ${d.labels.length - positives} defect-free samples)`);
   }
   if (d.margins.some((m) => !Number.isFinite(m))) throw new LrpsegError('BAD_INPUT', 'calibration: a margin is not finite');
-  const sorted = [...new Set(d.margins)].sort((a, b) => a - b);
-  const candidates = [0, sorted[0] - 1, sorted[sorted.length - 1] + 1];
-  for (let i = 1; i < sorted.length; i++) candidates.push((sorted[i - 1] + sorted[i]) / 2);
+  // distinct margins ascending, with how many defect and defect-free samples sit at each
+  const order = d.margins.map((_, i) => i).sort((i, j) => d.margins[i] - d.margins[j]);
+  const values: number[] = [], posAt: number[] = [], negAt: number[] = [];
+  for (const i of order) {
+    if (values.length === 0 || values[values.length - 1] !== d.margins[i]) {
+      values.push(d.margins[i]);
+      posAt.push(0);
+      negAt.push(0);
+    }
+    (d.labels[i] === 1 ? posAt : negAt)[values.length - 1]++;
+  }
+  const p = positives, n = d.labels.length - positives;
   const atZero = balancedAccuracyAt(d, 0);
   let best = { threshold: 0, balancedAccuracy: atZero };
-  for (const t of candidates) {
-    const ba = balancedAccuracyAt(d, t);
+  // sweep: the candidate below values[j] (above values[j − 1]) calls "defect" exactly the samples at values[j…]
+  let posBelow = 0, negBelow = 0;
+  for (let j = 0; j <= values.length; j++) {
+    const t = j === 0 ? values[0] - 1 : j === values.length ? values[j - 1] + 1 : (values[j - 1] + values[j]) / 2;
+    const ba = ((p - posBelow) / p + negBelow / n) / 2;
     if (ba > best.balancedAccuracy || (ba === best.balancedAccuracy && Math.abs(t) < Math.abs(best.threshold))) best = { threshold: t, balancedAccuracy: ba };
+    if (j < values.length) {
+      posBelow += posAt[j];
+      negBelow += negAt[j];
+    }
   }
   return { ...best, balancedAccuracyAtZero: atZero };
 }
@@ -98,19 +114,12 @@ export function bestDecisionThreshold(d: DecisionMargins): CalibratedThreshold {
 export async function foldDecisionThreshold(model: Model, threshold: number, record: Omit<CalibrationRecord, 'threshold' | 'bias'>): Promise<Model> {
   if (model.meta.arch.num_classes !== 2) throw new LrpsegError('BAD_INPUT', `calibration needs a two-class model (this one has ${model.meta.arch.num_classes} classes)`);
   if (!Number.isFinite(threshold)) throw new LrpsegError('BAD_INPUT', `calibration: threshold ${threshold} is not finite`);
-  const layers = model.paramLayers();
-  const last = layers[layers.length - 1];
-  if (last?.kind !== 'linear') throw new LrpsegError('BAD_INPUT', 'calibration: the model does not end in a linear layer');
-  const biasName = `${last.name}.bias`;
-  const entries: [string, { shape: readonly number[]; data: Float32Array }][] = [];
-  for (const [name, t] of model.parameters()) {
-    const data = Float32Array.from(await t.read());
-    if (name === biasName) data[0] += threshold;
-    entries.push([name, { shape: t.shape, data }]);
-  }
+  const last = model.paramLayers().at(-1);
   const previous = model.meta.calibration as CalibrationRecord | undefined;
   // calibrating twice adds up: the second threshold is relative to the first's decision
-  const calibration: CalibrationRecord = { threshold: (previous?.threshold ?? 0) + threshold, bias: biasName, ...record };
-  const meta = { ...model.meta, calibration };
-  return loadModel(model.backend, serializeSafetensors(entries, { lrpseg: JSON.stringify(meta) }));
+  const calibration: CalibrationRecord = { threshold: (previous?.threshold ?? 0) + threshold, bias: `${last?.name}.bias`, ...record };
+  return rewriteLastLinear(model, 'calibration', (weight, bias) => {
+    bias.data[0] += threshold;
+    return { weight, bias };
+  }, { ...model.meta, calibration });
 }

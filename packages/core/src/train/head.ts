@@ -1,10 +1,11 @@
 /**
- * Cutting a classifier's output down to its first classes: a model trained with auxiliary classes
- * (e.g. the other Magnetic Tile defects) becomes the plain defect-free / defect model that explain,
- * segment and eval expect.
+ * The classifier head: cutting its output down to its first classes, so that a model trained with
+ * auxiliary classes (e.g. the other Magnetic Tile defects) becomes the plain defect-free / defect model
+ * that explain, segment and eval expect; and rewriting its last linear layer (also for calibration).
  */
 import { LrpsegError } from '../errors.js';
 import { serializeSafetensors } from '../io/safetensors.js';
+import type { ModelMeta } from '../nn/arch.js';
 import { loadModel, type Model } from '../nn/model.js';
 
 /**
@@ -21,21 +22,40 @@ export async function keepFirstClasses(model: Model, count: number, classes?: re
   }
   const names = classes ?? model.meta.classes.slice(0, count);
   if (names.length !== count) throw new LrpsegError('BAD_INPUT', `keepFirstClasses: ${names.length} class names for ${count} classes`);
+  const meta = { ...model.meta, arch: { ...model.meta.arch, num_classes: count }, classes: [...names] };
+  return rewriteLastLinear(model, 'keepFirstClasses', (weight, bias) => ({
+    weight: { shape: [count, weight.shape[1]], data: weight.data.slice(0, count * weight.shape[1]) },
+    bias: { shape: [count], data: bias.data.slice(0, count) },
+  }), meta);
+}
+
+interface StoredTensor {
+  readonly shape: readonly number[];
+  readonly data: Float32Array;
+}
+
+/**
+ * A new model (same backend) with the last linear layer's weight and bias replaced by `edit`'s (copies
+ * of the originals are passed in) and the given metadata; every other tensor is kept. `who` names the
+ * caller in errors.
+ */
+export async function rewriteLastLinear(
+  model: Model, who: string, edit: (weight: StoredTensor, bias: StoredTensor) => { weight: StoredTensor; bias: StoredTensor }, meta: ModelMeta,
+): Promise<Model> {
   const layers = model.paramLayers();
   const last = layers[layers.length - 1];
-  if (last?.kind !== 'linear') throw new LrpsegError('BAD_INPUT', 'keepFirstClasses: the model does not end in a linear layer');
-  const entries: [string, { shape: readonly number[]; data: Float32Array }][] = [];
-  for (const [name, t] of model.parameters()) {
-    const data = await t.read();
-    if (name === `${last.name}.weight`) {
-      const inFeatures = t.shape[1];
-      entries.push([name, { shape: [count, inFeatures], data: data.slice(0, count * inFeatures) }]);
-    } else if (name === `${last.name}.bias`) {
-      entries.push([name, { shape: [count], data: data.slice(0, count) }]);
-    } else {
-      entries.push([name, { shape: t.shape, data }]);
-    }
+  if (last?.kind !== 'linear') throw new LrpsegError('BAD_INPUT', `${who}: the model does not end in a linear layer`);
+  const params = model.parameters();
+  const read = async (name: string): Promise<StoredTensor> => {
+    const t = params.get(name)!;
+    return { shape: t.shape, data: Float32Array.from(await t.read()) };
+  };
+  const edited = edit(await read(`${last.name}.weight`), await read(`${last.name}.bias`));
+  const entries: [string, StoredTensor][] = [];
+  for (const [name, t] of params) {
+    if (name === `${last.name}.weight`) entries.push([name, edited.weight]);
+    else if (name === `${last.name}.bias`) entries.push([name, edited.bias]);
+    else entries.push([name, { shape: t.shape, data: await t.read() }]);
   }
-  const meta = { ...model.meta, arch: { ...model.meta.arch, num_classes: count }, classes: [...names] };
   return loadModel(model.backend, serializeSafetensors(entries, { lrpseg: JSON.stringify(meta) }));
 }
