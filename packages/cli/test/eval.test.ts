@@ -68,6 +68,19 @@ describe.skipIf(!HAVE_BLOWHOLE)('eval on real images', () => {
     const gatedCounts = views.map((v, i) => (logits[2 * i + 1] > logits[2 * i] ? counts[i] : countPixels(new Uint8Array(hw), v.truth)));
     const direct = segmentationScores(counts);
     const directGated = segmentationScores(gatedCounts);
+    // each view's decision record: the direct logits' margin, the gate's decision, the damage seen
+    const defectiveKeys = stems.filter((s) => s !== free).flatMap((s) => ['identity', 'hflip', 'vflip'].map((v) => `${s}/${v}`));
+    expect(Object.keys(c.per_view!).sort()).toEqual([...defectiveKeys, ...['identity', 'hflip', 'vflip'].map((v) => `${free}/${v}`)].sort());
+    defectiveKeys.forEach((key, i) => {
+      const d = c.per_view![key];
+      expect(d.label).toBe(1);
+      expect(d.margin).toBeCloseTo(logits[2 * i + 1] - logits[2 * i], 4);
+      expect(d.defect).toBe(logits[2 * i + 1] > logits[2 * i]);
+      expect(d.damage_pixels).toBe(views[i].truth.reduce((a, b) => a + b, 0));
+      expect(d.damage_pixels).toBeGreaterThan(0);
+    });
+    expect(c.per_view![`${free}/identity`]).toMatchObject({ label: 0, damage_pixels: 0 });
+    expect(Object.values(c.per_view!).filter((d) => d.label === 1 && d.defect).length).toBe(c.tp);
     const bmm = rep.segmentation.find((s) => s.rules === 'ours' && s.method === 'bmm')!;
     expect(bmm.ungated!.pooled).toEqual(direct.pooled);
     expect(bmm.ungated!.iou).toBeCloseTo(direct.iou, 6);
@@ -133,6 +146,14 @@ describe.skipIf(!HAVE_BLOWHOLE)('eval on real images', () => {
     expect(rep.classification[0].views).toBe(2);
     expect(rep.segmentation).toHaveLength(1);
     expect(Object.keys(rep.segmentation[0].gated.per_view_iou)).toEqual([defective[1]]);
+    // the manifest's class travels into the per-view decisions
+    expect(rep.classification[0].per_view![defective[1]]).toMatchObject({ label: 1, class: 'Blowhole', group: 'g1' });
+    expect(rep.classification[0].per_view![free]).toMatchObject({ label: 0, class: 'Free', damage_pixels: 0 });
+    const d = rep.classification[0].per_view!;
+    const cell = (v: { defect: boolean; label: number }, want: boolean) => `${v.defect === want ? 1 : 0}/1 (${v.defect === want ? '100.0' : '0.0'}%)`;
+    const md = readFileSync(path.join(out, 'metrics.md'), 'utf8');
+    expect(md).toContain(`### Views decided correctly, by class`);
+    expect(md).toContain(`| Network | Blowhole | Free |\n| --- | ---: | ---: |\n| VGG-A one FC | ${cell(d[defective[1]], true)} | ${cell(d[free], false)} |`);
   });
 
   it('the intervals resample a manifest group as one unit', async () => {

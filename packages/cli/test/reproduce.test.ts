@@ -9,7 +9,7 @@ const have = existsSync(MT);
 interface StudyMetrics {
   format: string;
   quick: boolean;
-  classification: { network: string; balanced_accuracy: number; tpr: number; tnr: number; paper: unknown }[];
+  classification: { network: string; views: number; balanced_accuracy: number; tpr: number; tnr: number; by_class: { class: string; correct: number; views: number }[]; paper: unknown }[];
   segmentation: { network: string; rules: string; method: string; iou: number; precision: number; recall: number; ap: number | null; paper: unknown }[];
   seconds: { total: number };
 }
@@ -48,7 +48,16 @@ describe.skipIf(!have)('lrpseg reproduce magnetic-tile --quick', () => {
     expect(m.format).toBe('lrpseg-reproduce-report');
     expect(m.quick).toBe(true);
     expect(m.classification.map((c) => c.network).sort()).toEqual(['VGG-A 128N', 'VGG-A one FC']);
-    for (const c of m.classification) expect(c.paper).not.toBeNull();
+    for (const c of m.classification) {
+      expect(c.paper).not.toBeNull();
+      // per-class tallies that add up to the network's TPR and TNR
+      expect(c.by_class.map((b) => b.class).sort()).toEqual(['Blowhole', 'Crack', 'Free']);
+      expect(c.by_class.reduce((a, b) => a + b.views, 0)).toBe(c.views);
+      const [free, defect] = [c.by_class.filter((b) => b.class === 'Free'), c.by_class.filter((b) => b.class !== 'Free')];
+      const rate = (bs: typeof free) => bs.reduce((a, b) => a + b.correct, 0) / bs.reduce((a, b) => a + b.views, 0);
+      expect(rate(defect)).toBeCloseTo(c.tpr, 12);
+      expect(rate(free)).toBeCloseTo(c.tnr, 12);
+    }
     // every network × rule set × method, plus the U-Net
     const keys = m.segmentation.map((s) => `${s.network}/${s.rules}/${s.method}`).sort();
     const expected = ['VGG-A 128N', 'VGG-A one FC'].flatMap((n) => ['montavon', 'ours'].flatMap((r) => ['simple', 'gmm', 'bmm'].map((me) => `${n}/${r}/${me}`)));
@@ -69,6 +78,7 @@ describe.skipIf(!have)('lrpseg reproduce magnetic-tile --quick', () => {
       const label = me === 'simple' ? 'Simple' : me.toUpperCase();
       expect(md, k).toMatch(new RegExp(`\\| ${n} \\| ${r} \\| ${label} \\| [\\d.]+ \\| ([\\d.]+–[\\d.]+|—) \\| [\\d.—]+ \\| [\\d.]+ \\| [\\d.]+ \\| 0\\.\\d{3} \\| 0\\.\\d{3} \\| 0\\.\\d{3} \\|`));
     }
+    expect(md).toMatch(/Views decided correctly, by class[^]*\n- VGG-A 128N: (Blowhole|Crack|Free) \d+\/\d+ \([\d.]+%\), /);
     expect(md).toMatch(/\| U-Net \| - \| U-Net \| [\d.]+ \| ([\d.]+–[\d.]+|—) \| [\d.—]+ \| [\d.]+ \| [\d.]+ \| 0\.461 \| 0\.578 \| 0\.699 \|/);
 
     // the quick classifiers learn something: one of the two clearly beats chance on the test split

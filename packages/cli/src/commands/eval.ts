@@ -59,7 +59,7 @@ import { ALL_VIEWS, binarizeTruth, flipPlanar, prepareItem, readEvalData, readTr
 import { planarToRgb } from '../report/masks.js';
 import type { PanelRow } from '../report/panels.js';
 import type { PrSeries } from '../report/plots.js';
-import { reportMarkdown, type ClassificationRow, type ComparisonRow, type ConfigRow, type ScoreCells } from '../report/table.js';
+import { reportMarkdown, tallyByClass, type ClassificationRow, type ComparisonRow, type ConfigRow, type ScoreCells } from '../report/table.js';
 import { defaultSegmentThreads } from './segment.js';
 import { resolveTarget } from './explain.js';
 
@@ -136,10 +136,34 @@ export interface EvalReport {
     readonly views: number;
     /** 95 % percentile bootstrap interval, resampling defective and defect-free images separately. */
     readonly balanced_accuracy_ci95: readonly [number, number] | null;
+    /** Each view's decision, keyed as per_view_iou: for finding which defects a classifier misses. */
+    readonly per_view?: Readonly<Record<string, ViewDecision>>;
   })[];
   readonly segmentation: readonly ConfigMetrics[];
   /** With two or more --model: each later model against the first, on the same views (paired bootstrap). */
   readonly comparisons?: readonly ModelComparison[];
+}
+
+/** One view's classification: what the gate decided and how surely. */
+export interface ViewDecision {
+  /** 1 defective, 0 defect-free (the truth). */
+  readonly label: 0 | 1;
+  /** The classifier's decision: the target class has the largest logit (the segmentation gate). */
+  readonly defect: boolean;
+  /** Target logit minus the largest other logit: > 0 is a defect decision; its size is the confidence. */
+  readonly margin: number;
+  /** Damage pixels of the view's ground truth at the model's input size (what the classifier saw). */
+  readonly damage_pixels: number;
+  /** The manifest's class and group, where it names them. */
+  readonly class?: string;
+  readonly group?: string;
+}
+
+/** Target logit minus the largest other logit of row `i` (k logits a row). */
+function decisionMargin(logits: Float32Array, i: number, k: number, target: number): number {
+  let other = -Infinity;
+  for (let j = 0; j < k; j++) if (j !== target) other = Math.max(other, logits[i * k + j]);
+  return logits[i * k + target] - other;
 }
 
 /** A later model minus the first: balanced accuracy and every rules × method pooled IoU, gate on and off. */
@@ -307,6 +331,7 @@ async function evalModel(
   const composites: Composite[] = o.rules.map((r) => parseComposite(r, model.meta));
   const views: View[] = [];
   const verdicts: boolean[] = [];
+  const decisions: Record<string, ViewDecision> = {};
   /** heatmaps[ruleIndex][defectiveViewIndex] */
   const heatmaps: Float32Array[][] = o.rules.map(() => []);
   const defectiveViews: number[] = []; // indices into views
@@ -382,7 +407,16 @@ async function evalModel(
     batchViews.forEach((b, i) => {
       const vi = views.length;
       views.push(b.v);
-      verdicts.push(argmaxRow(logits, i, k) === target);
+      const defect = argmaxRow(logits, i, k) === target;
+      verdicts.push(defect);
+      decisions[b.v.key] = {
+        label: b.v.label === 1 ? 1 : 0,
+        defect,
+        margin: r6(decisionMargin(logits, i, k, target)),
+        damage_pixels: b.v.truth.reduce((a, t) => a + t, 0),
+        ...(b.v.item.class !== undefined ? { class: b.v.item.class } : {}),
+        ...(b.v.item.group !== undefined ? { group: b.v.item.group } : {}),
+      };
       if (b.v.label === 1) {
         defectiveViews.push(vi);
         if (b.v.view === 'identity' && exampleInputs.size < o.examples) exampleInputs.set(vi, planarToRgb(b.data, c, w, h));
@@ -398,6 +432,7 @@ async function evalModel(
     views: views.length,
     ...classificationScores(verdicts, views.map((v) => v.label === 1)),
     balanced_accuracy_ci95: roundInterval(balancedAccuracyInterval([...classUnits.values()])),
+    per_view: decisions,
   };
   const configs: ConfigMetrics[] = [];
   const segUnits = new Map<string, { gated: ReadonlyMap<string, IoUCounts>; ungated: ReadonlyMap<string, IoUCounts> }>();
@@ -788,6 +823,7 @@ export async function evalCommand(o: EvalOptions, io: CliIo): Promise<number> {
   );
   const classRows: ClassificationRow[] = classification.map((c) => ({
     network: c.network, views: c.views, tpr: c.tpr, tnr: c.tnr, balancedAccuracy: c.balancedAccuracy, balancedAccuracyCi95: c.balanced_accuracy_ci95,
+    byClass: tallyByClass(Object.values(c.per_view ?? {})),
   }));
   const notes = [
     `Data: ${data.sources.join(', ')}; ${data.items.length} images, ${report.data.defective_items} defective; views ${views.join(', ')} (${defViews.length} defective views scored).`,

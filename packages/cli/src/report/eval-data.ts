@@ -27,6 +27,8 @@ export interface EvalItem {
    * bootstrap intervals resample groups; undefined: the item is its own group.
    */
   readonly group?: string;
+  /** The manifest's class name (e.g. "Crack"), where it gives one: per-view records carry it. */
+  readonly class?: string;
 }
 
 /** The unit the bootstrap intervals resample: the item's group, else the item. */
@@ -108,7 +110,7 @@ export async function manifestItems(file: string, subset: string): Promise<{ ite
   const root = path.resolve(path.dirname(file), typeof json.root === 'string' ? json.root : '.');
   const at = (p: string): string => (path.isAbsolute(p) ? p : path.join(root, ...p.split('/')));
   const items: EvalItem[] = entries.map((e: unknown, i: number) => {
-    const o = e as { image?: unknown; mask?: unknown; label?: unknown; region?: unknown; group?: unknown };
+    const o = e as { image?: unknown; mask?: unknown; label?: unknown; region?: unknown; group?: unknown; class?: unknown };
     if (typeof o?.image !== 'string') throw new LrpsegError('BAD_INPUT', `${file}: subsets.${subset}[${i}] has no "image" path`);
     if (o.mask !== null && o.mask !== undefined && typeof o.mask !== 'string') {
       throw new LrpsegError('BAD_INPUT', `${file}: subsets.${subset}[${i}].mask must be a path or null`);
@@ -121,6 +123,7 @@ export async function manifestItems(file: string, subset: string): Promise<{ ite
       ...(typeof o.label === 'number' ? { label: o.label > 0 ? 1 : 0 } : typeof o.label === 'boolean' ? { label: o.label ? 1 : 0 } : {}),
       ...(region && typeof region === 'object' ? { region } : {}),
       ...(typeof o.group === 'string' ? { group: o.group } : {}),
+      ...(typeof o.class === 'string' ? { class: o.class } : {}),
     };
   });
   const views = Array.isArray(json.evalViews) ? (json.evalViews.filter((v) => ALL_VIEWS.includes(v as EvalView)) as EvalView[]) : undefined;

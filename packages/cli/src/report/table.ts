@@ -29,6 +29,27 @@ export interface ClassificationRow {
   readonly tnr: number;
   readonly balancedAccuracy: number;
   readonly balancedAccuracyCi95?: readonly [number, number] | null;
+  /** Views decided correctly per manifest class (defect classes: called defective; others: called defect-free). */
+  readonly byClass?: readonly ClassTally[];
+}
+
+export interface ClassTally {
+  readonly class: string;
+  readonly correct: number;
+  readonly views: number;
+}
+
+/** Per-class tallies of views decided correctly, classes in order of first appearance. */
+export function tallyByClass(views: Iterable<{ readonly class?: string; readonly label: 0 | 1; readonly defect: boolean }>): ClassTally[] {
+  const by = new Map<string, { correct: number; views: number }>();
+  for (const v of views) {
+    if (v.class === undefined) continue;
+    const t = by.get(v.class) ?? { correct: 0, views: 0 };
+    t.views++;
+    if (v.defect === (v.label === 1)) t.correct++;
+    by.set(v.class, t);
+  }
+  return [...by].map(([c, t]) => ({ class: c, ...t }));
 }
 
 const num = (x: number | null | undefined, digits = 3): string => (x === null || x === undefined || Number.isNaN(x) ? '—' : x.toFixed(digits));
@@ -126,6 +147,25 @@ export function reportMarkdown(t: ReportTables): string {
     out.push(row(['---', '---:', '---:', '---:', '---:']));
     for (const c of t.classification) out.push(row([c.network, pct(c.balancedAccuracy), pct(c.tpr), pct(c.tnr), String(c.views)]));
     out.push('');
+    const classes = uniq(t.classification.flatMap((c) => (c.byClass ?? []).map((b) => b.class)));
+    if (classes.length > 0) {
+      out.push(
+        '### Views decided correctly, by class',
+        '',
+        'Defect classes: called defective (their TPR); defect-free classes: called defect-free (their TNR). Where a network misses defects.',
+        '',
+        row(['Network', ...classes]),
+        row(['---', ...classes.map(() => '---:')]),
+      );
+      for (const c of t.classification) {
+        const cell = (name: string): string => {
+          const b = c.byClass?.find((x) => x.class === name);
+          return b ? `${b.correct}/${b.views} (${pct(b.correct / b.views)})` : '—';
+        };
+        out.push(row([c.network, ...classes.map(cell)]));
+      }
+      out.push('');
+    }
   }
   if (t.rows.some((r) => r.gated.iouCi95 !== undefined) || t.classification.some((c) => c.balancedAccuracyCi95 !== undefined)) {
     out.push(

@@ -6,6 +6,7 @@
 import type { Manifest } from '@lrpseg/datasets';
 import { UNET_METHOD, type EvalReport } from '../commands/eval.js';
 import type { ReproduceOptions, StudySettings } from './settings.js';
+import { tallyByClass } from '../report/table.js';
 
 /** [IoU, precision, recall] as the paper prints them. */
 export type PaperTriple = readonly [number, number, number];
@@ -116,6 +117,11 @@ export function reportMd(c: ReportContext, ev: EvalReport, rows: readonly StudyR
     const p = paper.classification[r.network];
     out.push(mdRow([r.network, pct(r.balancedAccuracy), span(r.balanced_accuracy_ci95, pct), pct(r.tpr), pct(r.tnr), String(r.views), pct(p?.balanced_accuracy), pct(p?.tpr), pct(p?.tnr)]));
   }
+  const tallies = ev.classification.map((r) => ({ network: r.network, byClass: tallyByClass(Object.values(r.per_view ?? {})) })).filter((t) => t.byClass.length > 0);
+  if (tallies.length > 0) {
+    out.push('', 'Views decided correctly, by class (defect classes: called defective; defect-free: called defect-free):', '');
+    for (const t of tallies) out.push(`- ${t.network}: ${t.byClass.map((b) => `${b.class} ${b.correct}/${b.views} (${pct(b.correct / b.views)})`).join(', ')}`);
+  }
   out.push('', `## ${paper.segmentationTable}: segmentation on the test split (gate on; pooled over all pixels)`, '');
   out.push(mdRow(['Network', 'Rules', 'Method', 'IoU', 'IoU 95 % interval', 'Precision', 'Recall', 'AP', 'Paper: IoU', 'Paper: Precision', 'Paper: Recall']));
   out.push(mdRow(['---', '---', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:']));
@@ -161,6 +167,7 @@ export function metricsJson(c: ReportContext, ev: EvalReport, rows: readonly Stu
       balanced_accuracy_ci95: r.balanced_accuracy_ci95 ?? null,
       tpr: r.tpr,
       tnr: r.tnr,
+      by_class: tallyByClass(Object.values(r.per_view ?? {})),
       paper: c.paper.classification[r.network] ?? null,
     })),
     segmentation: rows,
