@@ -109,6 +109,36 @@ describe.skipIf(!HAVE_MT)('lrpseg data: bad inputs and usage', () => {
     expect(r3.stdout).toMatch(/^problems {2}2$/m);
   });
 
+  it('split --folds K --fold I: group k-fold manifests that test every image once', async () => {
+    const k = 3;
+    const manifests = [];
+    for (let fold = 0; fold < k; fold++) {
+      const out = path.join(dir, 'folds', `fold${fold}.json`);
+      const r = await lrpseg('data', 'split', MT, '--out', out, '--folds', String(k), '--fold', String(fold), '--no-groups');
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toContain(`fold ${fold} of ${k} (test; val: fold ${(fold + 1) % k})`);
+      manifests.push(readManifest(out));
+    }
+    const tested = manifests.flatMap((m) => m.subsets.test.map((e) => e.image));
+    expect(tested).toHaveLength(1124);
+    expect(new Set(tested).size).toBe(1124);
+    manifests.forEach((m, fold) => {
+      expect(m.folds).toEqual({ k, fold });
+      // val of fold I is the test of fold I + 1
+      expect(m.subsets.val.map((e) => e.image).sort()).toEqual(manifests[(fold + 1) % k].subsets.test.map((e) => e.image).sort());
+      expect(m.counts.train.total + m.counts.val.total + m.counts.test.total).toBe(1124);
+    });
+    const both = await lrpseg('data', 'split', MT, '-o', path.join(dir, 'y.json'), '--folds', '5', '--fold', '1', '--ratios', '70,15,15');
+    expect(both.code).toBe(2);
+    expect(oneErrorLine(both)).toMatch(/--ratios and --folds exclude each other/);
+    const noFold = await lrpseg('data', 'split', MT, '-o', path.join(dir, 'y.json'), '--folds', '5');
+    expect(noFold.code).toBe(2);
+    expect(oneErrorLine(noFold)).toMatch(/--folds 5 needs --fold <i> \(0 … 4\)/);
+    const beyond = await lrpseg('data', 'split', MT, '-o', path.join(dir, 'y.json'), '--folds', '5', '--fold', '5');
+    expect(oneErrorLine(beyond)).toMatch(/--fold 5: must be below --folds 5/);
+    expect((await lrpseg('data', 'split', MT, '-o', path.join(dir, 'y.json'), '--folds', '2', '--fold', '0')).code).toBe(2);
+  });
+
   it('usage errors exit 2; a missing data set or class is one line, exit 1', async () => {
     expect((await lrpseg('data', 'split', MT)).code).toBe(2);
     const ratios = await lrpseg('data', 'split', MT, '-o', path.join(dir, 'x.json'), '--ratios', '60,20');

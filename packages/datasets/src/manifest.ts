@@ -42,6 +42,8 @@ export interface Manifest {
   readonly root: string;
   readonly seed: number;
   readonly ratios: { readonly train: number; readonly val: number; readonly test: number };
+  /** Group k-fold: this manifest is fold `fold` of `k` (test = that fold, val = the next); absent for a ratio split. */
+  readonly folds?: { readonly k: number; readonly fold: number };
   readonly classes: readonly string[];
   /** Class names by label value. */
   readonly labels: readonly string[];
@@ -77,6 +79,7 @@ export function serializeManifest(m: Manifest): string {
     root: m.root,
     seed: m.seed,
     ratios: m.ratios,
+    ...(m.folds ? { folds: m.folds } : {}),
     classes: m.classes,
     labels: m.labels,
     grouping: m.grouping,

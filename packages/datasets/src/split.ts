@@ -60,9 +60,23 @@ export function groupScans(kind: DatasetKind, scans: readonly EntryScan[], param
   };
 }
 
+/** Group k-fold cross-validation: k folds, and which one is the test subset. */
+export interface Folds {
+  readonly k: number;
+  readonly fold: number;
+}
+
+export function checkFolds(f: Folds): void {
+  if (!Number.isInteger(f.k) || f.k < 3) throw new LrpsegError('BAD_INPUT', `folds: need k ≥ 3 (a test, a val and a train fold; got ${f.k})`);
+  if (!Number.isInteger(f.fold) || f.fold < 0 || f.fold >= f.k) throw new LrpsegError('BAD_INPUT', `fold must be 0 … ${f.k - 1} (got ${f.fold})`);
+}
+
 export interface SplitOptions {
   readonly seed: number;
+  /** Subset shares of a plain split (default 60/20/20); not with `folds`. */
   readonly ratios?: Ratios;
+  /** Group k-fold instead of ratios: test = fold `fold`, val = the next fold, train = the rest. */
+  readonly folds?: Folds;
   /** The manifest's "root": the data set root relative to the manifest's folder. */
   readonly root: string;
 }
@@ -90,10 +104,46 @@ function entryKey(e: ManifestEntry): string {
 }
 
 /**
- * Assigns groups to subsets: groups in seeded random order, then largest first; each goes where
- * its classes are most wanted (the largest shortfall against every class's target, weighted by how
- * many of the group's images are of that class).
+ * Assigns groups to bins of the given shares: groups in seeded random order, then largest first; each
+ * goes where its classes are most wanted (the largest shortfall against every class's target, weighted
+ * by how many of the group's images are of that class). Returns each group's bin index.
  */
+export function assignBins(
+  groups: readonly { readonly classCounts: ReadonlyMap<string, number> }[],
+  classTotals: ReadonlyMap<string, number>,
+  shares: readonly number[],
+  seed: number,
+): number[] {
+  const rand = mulberry32(seed);
+  const order = shuffle(groups.map((_, i) => i), rand);
+  const size = (i: number): number => [...groups[i].classCounts.values()].reduce((a, b) => a + b, 0);
+  order.sort((a, b) => size(b) - size(a)); // stable: equal sizes keep their random order
+  const current = shares.map(() => new Map<string, number>());
+  const out: number[] = new Array(groups.length);
+  for (const g of order) {
+    const tieBreak = shuffle(shares.map((_, b) => b), rand);
+    let best = tieBreak[0];
+    let bestScore = -Infinity;
+    for (const b of tieBreak) {
+      if (shares[b] === 0) continue;
+      let score = 0;
+      for (const [c, n] of groups[g].classCounts) {
+        const total = classTotals.get(c) ?? 0;
+        const want = shares[b] * total - (current[b].get(c) ?? 0);
+        score += (n * want) / Math.max(1, total);
+      }
+      if (score > bestScore + 1e-12) {
+        bestScore = score;
+        best = b;
+      }
+    }
+    out[g] = best;
+    for (const [c, n] of groups[g].classCounts) current[best].set(c, (current[best].get(c) ?? 0) + n);
+  }
+  return out;
+}
+
+/** Groups to train/val/test at the given ratios (assignBins over the three subsets). */
 export function assignGroups(
   groups: readonly { readonly classCounts: ReadonlyMap<string, number> }[],
   classTotals: ReadonlyMap<string, number>,
@@ -101,40 +151,32 @@ export function assignGroups(
   seed: number,
 ): SubsetName[] {
   checkRatios(ratios);
-  const rand = mulberry32(seed);
-  const order = shuffle(groups.map((_, i) => i), rand);
-  const size = (i: number): number => [...groups[i].classCounts.values()].reduce((a, b) => a + b, 0);
-  order.sort((a, b) => size(b) - size(a)); // stable: equal sizes keep their random order
-  const current = new Map<SubsetName, Map<string, number>>(SUBSET_NAMES.map((s) => [s, new Map()]));
-  const out: SubsetName[] = new Array(groups.length);
-  for (const g of order) {
-    const tieBreak = shuffle([...SUBSET_NAMES], rand);
-    let best: SubsetName = tieBreak[0];
-    let bestScore = -Infinity;
-    for (const s of tieBreak) {
-      if (ratios[s] === 0) continue;
-      let score = 0;
-      for (const [c, n] of groups[g].classCounts) {
-        const total = classTotals.get(c) ?? 0;
-        const want = ratios[s] * total - (current.get(s)!.get(c) ?? 0);
-        score += (n * want) / Math.max(1, total);
-      }
-      if (score > bestScore + 1e-12) {
-        bestScore = score;
-        best = s;
-      }
-    }
-    out[g] = best;
-    const cur = current.get(best)!;
-    for (const [c, n] of groups[g].classCounts) cur.set(c, (cur.get(c) ?? 0) + n);
-  }
-  return out;
+  return assignBins(groups, classTotals, SUBSET_NAMES.map((s) => ratios[s]), seed).map((b) => SUBSET_NAMES[b]);
+}
+
+/**
+ * Group k-fold: the groups dealt into k folds of equal share (stratified as assignGroups), and fold
+ * `fold`'s subsets: test is that fold, val the next one (cyclically), train the other k − 2. Over
+ * fold = 0 … k − 1 every group is tested exactly once, by a model that never trained on it.
+ */
+export function assignFold(
+  groups: readonly { readonly classCounts: ReadonlyMap<string, number> }[],
+  classTotals: ReadonlyMap<string, number>,
+  folds: Folds,
+  seed: number,
+): SubsetName[] {
+  checkFolds(folds);
+  const bins = assignBins(groups, classTotals, new Array<number>(folds.k).fill(1 / folds.k), seed);
+  return bins.map((b) => (b === folds.fold ? 'test' : b === (folds.fold + 1) % folds.k ? 'val' : 'train'));
 }
 
 /** The split manifest of scanned entries with their groups. */
 export function makeManifest(scan: ScanResult, groups: Groups, opts: SplitOptions): Manifest {
-  const ratios = opts.ratios ?? PAPER_RATIOS;
-  checkRatios(ratios);
+  if (opts.folds && opts.ratios) throw new LrpsegError('BAD_INPUT', 'a split takes ratios or folds, not both');
+  const folds = opts.folds;
+  const ratios = folds ? { train: (folds.k - 2) / folds.k, val: 1 / folds.k, test: 1 / folds.k } : (opts.ratios ?? PAPER_RATIOS);
+  if (folds) checkFolds(folds);
+  else checkRatios(ratios);
   const { index, scans } = scan;
   if (scans.length === 0) throw new LrpsegError('BAD_INPUT', `${index.root}: no usable images to split`);
   const members = new Map<string, number[]>();
@@ -152,7 +194,7 @@ export function makeManifest(scan: ScanResult, groups: Groups, opts: SplitOption
     for (const i of members.get(g)!) classCounts.set(scans[i].entry.class, (classCounts.get(scans[i].entry.class) ?? 0) + 1);
     return { classCounts };
   });
-  const where = assignGroups(groupList, classTotals, ratios, opts.seed);
+  const where = folds ? assignFold(groupList, classTotals, folds, opts.seed) : assignGroups(groupList, classTotals, ratios, opts.seed);
   const subsets: Record<SubsetName, ManifestEntry[]> = { train: [], val: [], test: [] };
   names.forEach((g, k) => {
     for (const i of members.get(g)!) subsets[where[k]].push({ ...scans[i].entry, group: g });
@@ -171,6 +213,7 @@ export function makeManifest(scan: ScanResult, groups: Groups, opts: SplitOption
     root: opts.root,
     seed: opts.seed,
     ratios: { train: ratios.train, val: ratios.val, test: ratios.test },
+    ...(folds ? { folds: { k: folds.k, fold: folds.fold } } : {}),
     classes: [...index.classes],
     labels: [...index.labels],
     grouping: { ...groups.method, groups: names.length },

@@ -3,6 +3,7 @@ import { mulberry32 } from '@lrpseg/core';
 import {
   DEFAULT_GROUPING,
   UnionFind,
+  assignFold,
   assignGroups,
   captureFeatures,
   captureSimilarity,
@@ -94,6 +95,43 @@ describe('assignGroups', () => {
   });
 });
 
+describe('assignFold (group k-fold)', () => {
+  const rand = mulberry32(4);
+  const groups = Array.from({ length: 120 }, (_, i) => ({ classCounts: new Map([[i % 4 === 0 ? 'defect' : 'free', 1 + Math.floor(rand() * 6)]]) }));
+  const totals = new Map<string, number>();
+  for (const g of groups) for (const [c, n] of g.classCounts) totals.set(c, (totals.get(c) ?? 0) + n);
+  const k = 5;
+  const folds = Array.from({ length: k }, (_, fold) => assignFold(groups, totals, { k, fold }, 3));
+
+  it('tests every group exactly once over the k folds, and validates on the next fold', () => {
+    groups.forEach((_, g) => {
+      const testedIn = folds.map((w, f) => (w[g] === 'test' ? f : -1)).filter((f) => f >= 0);
+      expect(testedIn).toHaveLength(1);
+      // the fold that tests g is the one before the fold that validates it
+      const validatedIn = folds.map((w, f) => (w[g] === 'val' ? f : -1)).filter((f) => f >= 0);
+      expect(validatedIn).toEqual([(testedIn[0] + k - 1) % k]);
+      expect(folds.filter((w) => w[g] === 'train')).toHaveLength(k - 2);
+    });
+  });
+
+  it('stratifies every class across the folds, deterministically', () => {
+    for (const cls of ['defect', 'free']) {
+      const total = totals.get(cls)!;
+      for (const w of folds) {
+        const tested = groups.reduce((a, g, i) => a + (w[i] === 'test' ? (g.classCounts.get(cls) ?? 0) : 0), 0);
+        expect(Math.abs(tested / total - 1 / k)).toBeLessThan(0.03);
+      }
+    }
+    expect(assignFold(groups, totals, { k, fold: 2 }, 3)).toEqual(folds[2]);
+    expect(assignFold(groups, totals, { k, fold: 2 }, 4)).not.toEqual(folds[2]);
+  });
+
+  it('refuses fewer than 3 folds and a fold outside 0 … k − 1', () => {
+    expect(() => assignFold(groups, totals, { k: 2, fold: 0 }, 0)).toThrow(/k ≥ 3/);
+    expect(() => assignFold(groups, totals, { k: 4, fold: 4 }, 0)).toThrow(/fold must be 0 … 3/);
+  });
+});
+
 describe('manifest', () => {
   const m: Manifest = {
     format: 'lrpseg-split',
@@ -117,6 +155,9 @@ describe('manifest', () => {
   it('round-trips; one entry per line', () => {
     const text = serializeManifest(m);
     expect(parseManifest(text, 'm.json')).toEqual(m);
+    expect(text).not.toContain('"folds"');
+    const fold = { ...m, folds: { k: 5, fold: 2 } };
+    expect(parseManifest(serializeManifest(fold), 'm.json')).toEqual(fold);
     expect(text).toContain('\n      {"image":"MT_Crack/Imgs/a.jpg","mask":"MT_Crack/Imgs/a.png","label":1,"class":"Crack","group":"g1"}\n');
     expect(text.endsWith('}\n')).toBe(true);
   });

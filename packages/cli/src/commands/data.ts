@@ -17,6 +17,7 @@ import {
   type DatasetKind,
   type DatasetSpec,
   type EntryScan,
+  type Folds,
   type Groups,
   type GroupingParams,
   type Ratios,
@@ -50,6 +51,8 @@ export interface SplitCommandOptions extends DataSourceOptions {
   readonly out: string;
   readonly seed: number;
   readonly ratios: Ratios;
+  /** Group k-fold instead of the ratios: this fold's test, the next fold's val, the rest train. */
+  readonly folds?: Folds;
   readonly skipBad: boolean;
 }
 
@@ -292,12 +295,13 @@ export async function dataSplitCommand(o: SplitCommandOptions, io: CliIo): Promi
       throw new CliError(`${l.scan.problems.length} problem(s) in ${o.path}; nothing written (--skip-bad splits the usable images)`, EXIT_FAILURE);
     }
   }
-  const manifest = makeManifest(l.scan, l.groups, { seed: o.seed, ratios: o.ratios, root: relativeRoot(o.out, l.index.root) });
+  const partition = o.folds ? { folds: o.folds } : { ratios: o.ratios };
+  const manifest = makeManifest(l.scan, l.groups, { seed: o.seed, ...partition, root: relativeRoot(o.out, l.index.root) });
   await writeFileAtomic(o.out, new TextEncoder().encode(serializeManifest(manifest)));
   if (!o.quiet) {
     const rows = (['train', 'val', 'test'] as const).map((s) => [s, ...['total', ...manifest.classes].map((c) => fmtInt(manifest.counts[s][c] ?? 0))]);
     io.stderr(
-      `wrote ${o.out}: ${fmtInt(l.scan.scans.length)} images in ${fmtInt(Number(manifest.grouping.groups))} groups (${String(manifest.grouping.method)}), seed ${o.seed}\n` +
+      `wrote ${o.out}: ${fmtInt(l.scan.scans.length)} images in ${fmtInt(Number(manifest.grouping.groups))} groups (${String(manifest.grouping.method)}), seed ${o.seed}${o.folds ? `, fold ${o.folds.fold} of ${o.folds.k} (test; val: fold ${(o.folds.fold + 1) % o.folds.k})` : ''}\n` +
         table(['subset', 'total', ...manifest.classes], rows, [1, 2, 3, 4, 5, 6, 7, 8]) +
         `time: open ${fmtMs(l.ms.open)}, decode ${fmtMs(l.ms.decode)}, grouping ${fmtMs(l.ms.grouping)}\n`,
     );
@@ -315,6 +319,16 @@ export function parseRatios(text: string): Ratios {
   const sum = xs[0] + xs[1] + xs[2];
   if (sum <= 0) throw new UsageError('--ratios: the numbers must not all be 0');
   return { train: xs[0] / sum, val: xs[1] / sum, test: xs[2] / sum };
+}
+
+/** --folds and --fold together (or neither); not with an explicit --ratios. */
+export function foldsFrom(k: number | undefined, fold: number | undefined, ratiosGiven: boolean): Folds | undefined {
+  if (k === undefined && fold === undefined) return undefined;
+  if (k === undefined) throw new UsageError('--fold needs --folds <k>');
+  if (fold === undefined) throw new UsageError(`--folds ${k} needs --fold <i> (0 … ${k - 1}): which fold is the test subset`);
+  if (fold >= k) throw new UsageError(`--fold ${fold}: must be below --folds ${k}`);
+  if (ratiosGiven) throw new UsageError('--ratios and --folds exclude each other: k folds give shares (k−2)/k, 1/k, 1/k');
+  return { k, fold };
 }
 
 function parseThreshold(v: string): number {
@@ -384,17 +398,22 @@ export function dataCommand(io: CliIo, setResult: (code: number) => void): Comma
       .summary('grouped, stratified, seeded train/val/test manifest')
       .description(
         'Splits 60/20/20 (or --ratios), stratified by class, keeping every group of repeated captures in one subset, and writes a JSON manifest ' +
-          '("subsets": {"train": [...], "val": [...], "test": [...]}, entries with image, mask, label, class, group; paths relative to the data set root).',
+          '("subsets": {"train": [...], "val": [...], "test": [...]}, entries with image, mask, label, class, group; paths relative to the data set root). ' +
+          'With --folds K --fold I: group k-fold cross-validation, the groups dealt into K stratified folds (the same for every I at one seed); ' +
+          'fold I is the test subset, fold I+1 (mod K) val, the rest train, so the K manifests test every group once.',
       ),
   )
     .requiredOption('-o, --out <file>', 'manifest to write (.json)')
     .option('--seed <n>', 'random seed', intArg(0, 2 ** 32 - 1), 0)
     .option('--ratios <train,val,test>', 'subset shares', '60,20,20')
+    .option('--folds <k>', 'group k-fold cross-validation into k folds (with --fold)', intArg(3, 1000))
+    .option('--fold <i>', 'which fold is the test subset, 0 … k−1 (with --folds)', intArg(0, 999))
     .option('--skip-bad', 'split the usable images when some are bad (they are still reported; exit 1)')
-    .action(async (p: string, opts: Record<string, unknown>) => {
+    .action(async (p: string, opts: Record<string, unknown>, cmd: Command) => {
+      const folds = foldsFrom(opts.folds as number | undefined, opts.fold as number | undefined, cmd.getOptionValueSource('ratios') === 'cli');
       setResult(
         await dataSplitCommand(
-          { ...sourceFrom(p, opts), out: opts.out as string, seed: opts.seed as number, ratios: parseRatios(opts.ratios as string), skipBad: Boolean(opts.skipBad) },
+          { ...sourceFrom(p, opts), out: opts.out as string, seed: opts.seed as number, ratios: parseRatios(opts.ratios as string), ...(folds ? { folds } : {}), skipBad: Boolean(opts.skipBad) },
           io,
         ),
       );
