@@ -21,6 +21,7 @@ import { registerEval } from './commands/eval.js';
 import { registerTrain } from './commands/train.js';
 import { registerReproduce } from './commands/reproduce.js';
 import { registerCalibrate } from './commands/calibrate.js';
+import { registerPool } from './commands/pool.js';
 
 function packageVersion(): string {
   try {
@@ -223,6 +224,7 @@ function buildProgram(io: CliIo, setResult: (code: number) => void): Command {
   registerEval(program, io, setResult);
   registerTrain(program, io, setResult);
   registerCalibrate(program, io, setResult);
+  registerPool(program, io, setResult);
   registerReproduce(program, io, setResult);
 
   return program;

@@ -217,6 +217,66 @@ describe.skipIf(!HAVE_BLOWHOLE)('eval on real images', () => {
     expect(md).toContain('| VGG-A one FC (same.safetensors) | ours | BMM | +0.000 (+0.000 to +0.000) | +0.000 (+0.000 to +0.000) |');
   });
 
+  it('lrpseg pool: reports of disjoint folds pool to the figures of one eval over their union', async () => {
+    const shifted = path.join(dir, 'pool-shifted.safetensors');
+    expect((await lrpseg('calibrate', model, '--threshold', '-1000', '-o', shifted, '-q')).code).toBe(0);
+    const entry = (stem: string, group: string) =>
+      stem === free ? { image: `${stem}.jpg`, mask: null, label: 0, class: 'Free', group } : { image: `${stem}.jpg`, mask: `${stem}.png`, label: 1, class: 'Blowhole', group };
+    const foldA = [entry(defective[0], 'gA'), entry(free, 'gF')];
+    const foldB = [entry(defective[1], 'gB'), entry(defective[2], 'gB')];
+    const evalOn = async (name: string, test: object[], models = ['--model', model, '--model', shifted]) => {
+      const manifest = path.join(dir, `${name}.json`);
+      writeFileSync(manifest, JSON.stringify({ root: 'data', subsets: { test } }));
+      const out = path.join(dir, `report-${name}`);
+      const r = await lrpseg('eval', ...models, '--rules', 'ours', '--methods', 'simple,bmm', '--data', manifest, '--out', out, '-q');
+      expect(r.code, r.stderr).toBe(0);
+      return out;
+    };
+    const [a, b, union] = [await evalOn('fold-a', foldA), await evalOn('fold-b', foldB), await evalOn('fold-union', [...foldA, ...foldB])];
+    const pooledDir = path.join(dir, 'pooled');
+    const r = await lrpseg('pool', a, path.join(b, 'metrics.json'), '--out', pooledDir);
+    expect(r.code, r.stderr).toBe(0);
+    const p = JSON.parse(readFileSync(path.join(pooledDir, 'pooled.json'), 'utf8')) as import('../src/report/pool.js').PooledReport;
+    const u = readReport(union);
+    expect(p.units).toBe(3); // gA, gF, gB
+    expect(p.classification).toHaveLength(2);
+    p.classification.forEach((c, i) => {
+      const w = u.classification[i];
+      expect([c.tp, c.fn, c.tn, c.fp, c.views]).toEqual([w.tp, w.fn, w.tn, w.fp, w.views]);
+      expect(c.balanced_accuracy).toBeCloseTo(w.balancedAccuracy, 6);
+      // fold b holds no defect-free view: its balanced accuracy is undefined (null in JSON)
+      expect(c.per_fold).toEqual([readReport(a).classification[i].balancedAccuracy, readReport(b).classification[i].balancedAccuracy].map((x) => (x === null ? null : Math.round(x * 1e6) / 1e6)));
+      expect(c.per_fold[1]).toBeNull();
+    });
+    expect(p.segmentation.map((s) => `${s.rules}/${s.method}`)).toEqual(u.segmentation.map((s) => `${s.rules}/${s.method}`));
+    p.segmentation.forEach((s, i) => {
+      const w = u.segmentation[i];
+      for (const m of ['gated', 'ungated'] as const) {
+        expect([s[m]!.tp, s[m]!.fp, s[m]!.fn], `${s.network} ${s.method} ${m}`).toEqual([w[m]!.pooled.tp, w[m]!.pooled.fp, w[m]!.pooled.fn]);
+        expect(s[m]!.iou).toBeCloseTo(w[m]!.iou, 6);
+      }
+    });
+    // the paired differences pool too: the point figures are the union's
+    const [pc, uc] = [p.comparisons[0], u.comparisons![0]];
+    expect(pc.balanced_accuracy.difference).toBeCloseTo(uc.balanced_accuracy.difference, 6);
+    pc.segmentation.forEach((s, i) => expect(s.gated.difference).toBeCloseTo(uc.segmentation[i].gated.difference, 6));
+    const md = readFileSync(path.join(pooledDir, 'pooled.md'), 'utf8');
+    expect(r.stdout).toBe(md);
+    expect(md).toContain('# Pooled over 2 folds');
+    expect(md).toMatch(/\| 12 \| [\d.]+%, — \|/); // fold b's undefined balanced accuracy
+    expect(md).toMatch(/\| VGG-A one FC \(m\.safetensors\) \| [\d.]+% \| ([\d.]+%–[\d.]+%|—) \|/);
+    expect(md).toContain('## Paired differences against VGG-A one FC (m.safetensors)');
+
+    // the same fold twice, or reports of other models, are refused
+    const twice = await lrpseg('pool', a, a, '-q');
+    expect(twice.code).toBe(1);
+    expect(twice.stderr).toMatch(/both test group g[AF]: pooling needs disjoint test sets/);
+    const other = await lrpseg('pool', a, await evalOn('fold-b-one-model', foldB, ['--model', model]), '-q');
+    expect(other.code).toBe(1);
+    expect(other.stderr).toMatch(/holds other networks or rules × methods/);
+    expect((await lrpseg('pool', a)).code).toBe(1);
+  });
+
   it('prediction form: scores the masks (and scores) that lrpseg segment wrote', async () => {
     const pred = path.join(dir, 'pred');
     const s = await lrpseg('segment', '--model', model, '--rules', 'ours', '--method', 'bmm', '--no-gate', '--scores', '--out', pred, '-q', ...stems.map((x) => path.join(data, `${x}.jpg`)));

@@ -102,6 +102,8 @@ export interface ModeMetrics {
   readonly pr_curve: readonly (readonly [number, number, number])[] | null;
   /** IoU of each evaluated view ("<id>" or "<id>/<view>"); null where undefined. */
   readonly per_view_iou: Readonly<Record<string, number | null>>;
+  /** Pixel counts [TP, FP, FN] of each evaluated view, keyed as per_view_iou (lrpseg pool sums them across folds). */
+  readonly per_view_counts?: Readonly<Record<string, readonly [number, number, number]>>;
   /** 95 % percentile bootstrap interval of the pooled IoU, resampling images (an image's views together; a manifest's groups together). */
   readonly iou_ci95: readonly [number, number] | null;
 }
@@ -176,7 +178,7 @@ export interface ModelComparison {
 
 const roundDifference = (d: PairedDifference): PairedDifference => ({ difference: r6(d.difference), ci95: d.ci95 ? [r6(d.ci95[0]), r6(d.ci95[1])] : null });
 
-function compareRuns(reference: { name: string; units: RunUnits }, other: { name: string; units: RunUnits }): ModelComparison {
+export function compareRuns(reference: { name: string; units: RunUnits }, other: { name: string; units: RunUnits }): ModelComparison {
   const segmentation: ModelComparison['segmentation'][number][] = [];
   for (const [key, b] of other.units.segmentation) {
     const a = reference.units.segmentation.get(key);
@@ -217,6 +219,7 @@ class ModeAccumulator {
   /** Per resampling unit of the interval (a manifest group, else an image): its views' counts summed. */
   private readonly byUnit = new Map<string, IoUCounts>();
   private readonly ious: Record<string, number | null> = {};
+  private readonly viewCounts: Record<string, [number, number, number]> = {};
   private readonly scores: PooledScores | null;
   constructor(withScores: boolean) {
     this.scores = withScores ? new PooledScores() : null;
@@ -230,6 +233,7 @@ class ModeAccumulator {
     this.byUnit.set(unit, { tp: img.tp + c.tp, fp: img.fp + c.fp, fn: img.fn + c.fn });
     const u = c.tp + c.fp + c.fn;
     this.ious[key] = u > 0 ? r6(c.tp / u) : null;
+    this.viewCounts[key] = [c.tp, c.fp, c.fn];
     if (this.scores && score) this.scores.add(score, truth);
   }
   /** The per-unit counts (for paired comparisons between models). */
@@ -256,6 +260,7 @@ class ModeAccumulator {
       ap,
       pr_curve: curve,
       per_view_iou: this.ious,
+      per_view_counts: this.viewCounts,
       iou_ci95: roundInterval(pooledIoUInterval([...this.byUnit.values()])),
     };
   }
@@ -297,7 +302,7 @@ function reportFailure(state: RunState, progress: Progress | null, io: CliIo, na
 type NamedClassification = EvalReport['classification'][number];
 
 /** Per-unit counts of one model's results, kept (not written) for the paired comparisons. */
-interface RunUnits {
+export interface RunUnits {
   readonly classification: ReadonlyMap<string, DecisionCounts>;
   /** By "rules\u0000method". */
   readonly segmentation: ReadonlyMap<string, { gated: ReadonlyMap<string, IoUCounts>; ungated: ReadonlyMap<string, IoUCounts> }>;

@@ -103,7 +103,7 @@ export interface ReportTables {
 
 const signed = (x: number, f: (v: number) => string): string => (Number.isNaN(x) ? '—' : `${x >= 0 ? '+' : '−'}${f(Math.abs(x))}`);
 
-function comparisonSection(rows: readonly ComparisonRow[]): string[] {
+export function comparisonSection(rows: readonly ComparisonRow[]): string[] {
   const d3 = (d: Difference): string => `${signed(d.difference, (v) => v.toFixed(3))} (${d.ci95 ? `${signed(d.ci95[0], (v) => v.toFixed(3))} to ${signed(d.ci95[1], (v) => v.toFixed(3))}` : '—'})`;
   const pts = (d: Difference): string =>
     `${signed(100 * d.difference, (v) => v.toFixed(1))} points (${d.ci95 ? `${signed(100 * d.ci95[0], (v) => v.toFixed(1))} to ${signed(100 * d.ci95[1], (v) => v.toFixed(1))}` : '—'})`;

@@ -1,0 +1,278 @@
+/**
+ * Pools `lrpseg eval` reports of disjoint test sets (the K folds of a group k-fold split) into one set
+ * of figures: summed decision and pixel counts, bootstrap intervals over every fold's resampling
+ * units together, and paired comparisons between the models evaluated side by side in each fold.
+ * Pure: reports in, pooled report out.
+ */
+import { LrpsegError, balancedAccuracyInterval, pooledIoUInterval, type DecisionCounts, type IoUCounts } from '@lrpseg/core';
+import { compareRuns, type EvalReport, type ModelComparison, type RunUnits } from '../commands/eval.js';
+import { comparisonSection } from './table.js';
+
+export interface PooledClassification {
+  readonly network: string;
+  readonly views: number;
+  readonly tp: number;
+  readonly fn: number;
+  readonly tn: number;
+  readonly fp: number;
+  readonly tpr: number;
+  readonly tnr: number;
+  readonly balanced_accuracy: number;
+  readonly balanced_accuracy_ci95: readonly [number, number] | null;
+  /** Each fold's own balanced accuracy, in the order of the reports. */
+  readonly per_fold: readonly number[];
+}
+
+export interface PooledMode {
+  readonly views: number;
+  readonly tp: number;
+  readonly fp: number;
+  readonly fn: number;
+  readonly iou: number;
+  readonly precision: number;
+  readonly recall: number;
+  readonly iou_ci95: readonly [number, number] | null;
+  readonly per_fold: readonly number[];
+}
+
+export interface PooledSegmentation {
+  readonly network: string;
+  readonly rules: string;
+  readonly method: string;
+  readonly gated: PooledMode;
+  readonly ungated: PooledMode | null;
+}
+
+export interface PooledReport {
+  readonly format: 'lrpseg-pooled-report';
+  readonly version: 1;
+  readonly reports: readonly string[];
+  readonly units: number;
+  readonly classification: readonly PooledClassification[];
+  readonly segmentation: readonly PooledSegmentation[];
+  readonly comparisons: readonly ModelComparison[];
+}
+
+const poolError = (msg: string): LrpsegError => new LrpsegError('BAD_INPUT', msg);
+
+/** A figure read back from JSON, where NaN was written as null. */
+const fromJson = (x: number | null): number => (x === null ? Number.NaN : x);
+const ratio = (a: number, b: number): number => (b > 0 ? a / b : Number.NaN);
+const r6 = (x: number): number => (Number.isFinite(x) ? Math.round(x * 1e6) / 1e6 : x);
+const r6ci = (ci: [number, number] | null): [number, number] | null => (ci ? [r6(ci[0]), r6(ci[1])] : null);
+
+/** The resampling unit of a view key: the group its decision record names, else the image ("id" or "id/view"). */
+function unitOf(key: string, groups: ReadonlyMap<string, string>): string {
+  const g = groups.get(key);
+  return g !== undefined ? `group:${g}` : `item:${key.split('/')[0]}`;
+}
+
+/** A network's place across the reports: classifiers by position; others (U-Net, --pred folders) by name. */
+function slotKeys(r: EvalReport): Map<string, string> {
+  const slots = new Map<string, string>();
+  r.classification.forEach((c, i) => slots.set(c.network, `model ${i + 1}`));
+  for (const s of r.segmentation) if (!slots.has(s.network)) slots.set(s.network, s.network);
+  return slots;
+}
+
+interface Slot {
+  name: string;
+  decisions: Map<string, DecisionCounts>;
+  perFold: number[];
+  views: number;
+}
+
+interface SegSlot {
+  network: string;
+  slot: string;
+  rules: string;
+  method: string;
+  modes: { gated: Map<string, IoUCounts>; ungated: Map<string, IoUCounts> | null };
+  views: { gated: number; ungated: number };
+  perFold: { gated: number[]; ungated: number[] };
+}
+
+function addCounts<T extends object>(map: Map<string, T>, unit: string, c: T): void {
+  const prev = map.get(unit);
+  if (!prev) {
+    map.set(unit, { ...c });
+    return;
+  }
+  const sum = { ...prev } as Record<string, number>;
+  for (const [k, v] of Object.entries(c)) sum[k] += v as number;
+  map.set(unit, sum as T);
+}
+
+function mode(units: ReadonlyMap<string, IoUCounts>, views: number, perFold: readonly number[]): PooledMode {
+  let tp = 0, fp = 0, fn = 0;
+  for (const u of units.values()) {
+    tp += u.tp;
+    fp += u.fp;
+    fn += u.fn;
+  }
+  return {
+    views, tp, fp, fn,
+    iou: r6(ratio(tp, tp + fp + fn)),
+    precision: r6(ratio(tp, tp + fp)),
+    recall: r6(ratio(tp, tp + fn)),
+    iou_ci95: r6ci(pooledIoUInterval([...units.values()])),
+    per_fold: perFold,
+  };
+}
+
+/**
+ * Pools reports whose test sets are disjoint. Every report must hold the same networks (classifiers
+ * in the same order, matched by position since each fold has its own model files) with the same
+ * rules × methods, and per-view records (made by an eval that writes `per_view` and `per_view_counts`).
+ */
+export function poolReports(reports: readonly { readonly name: string; readonly report: EvalReport }[]): PooledReport {
+  if (reports.length < 2) throw poolError('pooling needs at least two reports (one per fold)');
+  const owner = new Map<string, string>(); // unit → report that tested it
+  const classSlots = new Map<string, Slot>();
+  const segSlots = new Map<string, SegSlot>();
+  let shape: string | null = null;
+
+  for (const { name, report } of reports) {
+    if (report.format !== 'lrpseg-eval-report') throw poolError(`${name}: not an lrpseg eval report`);
+    const slots = slotKeys(report);
+    const here = [...slots.values()].join(', ') + ' | ' + report.segmentation.map((s) => `${slots.get(s.network)} ${s.rules} ${s.method}`).join(', ');
+    if (shape === null) shape = here;
+    else if (here !== shape) throw poolError(`${name}: holds other networks or rules × methods than ${reports[0].name} (${here} against ${shape})`);
+
+    // units: from the decision records' groups; any view's record will do (every model sees the same views)
+    const groups = new Map<string, string>();
+    for (const c of report.classification) for (const [k, d] of Object.entries(c.per_view ?? {})) if (d.group !== undefined) groups.set(k, d.group);
+    const unitsHere = new Set<string>();
+
+    for (const c of report.classification) {
+      if (!c.per_view) throw poolError(`${name}: ${c.network} has no per-view decisions (evaluate again with this lrpseg)`);
+      const slotKey = slots.get(c.network)!;
+      const slot: Slot = classSlots.get(slotKey) ?? { name: c.network, decisions: new Map(), perFold: [], views: 0 };
+      for (const [k, d] of Object.entries(c.per_view)) {
+        const unit = unitOf(k, groups);
+        unitsHere.add(unit);
+        const pos = d.label === 1;
+        addCounts(slot.decisions, unit, { tp: pos && d.defect ? 1 : 0, fn: pos && !d.defect ? 1 : 0, tn: !pos && !d.defect ? 1 : 0, fp: !pos && d.defect ? 1 : 0 });
+      }
+      slot.perFold.push(r6(fromJson(c.balancedAccuracy)));
+      slot.views += c.views;
+      classSlots.set(slotKey, slot);
+    }
+    for (const s of report.segmentation) {
+      const slotKey = slots.get(s.network)!;
+      const key = `${slotKey}\u0000${s.rules}\u0000${s.method}`;
+      const seg: SegSlot = segSlots.get(key) ?? {
+        network: s.network, slot: slotKey, rules: s.rules, method: s.method,
+        modes: { gated: new Map(), ungated: s.ungated ? new Map() : null },
+        views: { gated: 0, ungated: 0 },
+        perFold: { gated: [], ungated: [] },
+      };
+      for (const m of ['gated', 'ungated'] as const) {
+        const metrics = s[m];
+        const target = seg.modes[m];
+        if (!metrics || !target) continue;
+        if (!metrics.per_view_counts) throw poolError(`${name}: ${s.network} ${s.rules} ${s.method} has no per-view pixel counts (evaluate again with this lrpseg)`);
+        for (const [k, [tp, fp, fn]] of Object.entries(metrics.per_view_counts)) {
+          const unit = unitOf(k, groups);
+          unitsHere.add(unit);
+          addCounts(target, unit, { tp, fp, fn });
+        }
+        seg.views[m] += Object.keys(metrics.per_view_counts).length;
+        seg.perFold[m].push(fromJson(metrics.iou));
+      }
+      segSlots.set(key, seg);
+    }
+    for (const u of unitsHere) {
+      const prev = owner.get(u);
+      if (prev !== undefined) throw poolError(`${name} and ${prev} both test ${u.replace(/^(group|item):/, '$1 ')}: pooling needs disjoint test sets (one report per fold)`);
+      owner.set(u, name);
+    }
+  }
+
+  const classification: PooledClassification[] = [...classSlots.values()].map((s) => {
+    let tp = 0, fn = 0, tn = 0, fp = 0;
+    for (const d of s.decisions.values()) {
+      tp += d.tp;
+      fn += d.fn;
+      tn += d.tn;
+      fp += d.fp;
+    }
+    const tpr = ratio(tp, tp + fn);
+    const tnr = ratio(tn, tn + fp);
+    return {
+      network: s.name, views: s.views, tp, fn, tn, fp,
+      tpr: r6(tpr), tnr: r6(tnr), balanced_accuracy: r6((tpr + tnr) / 2),
+      balanced_accuracy_ci95: r6ci(balancedAccuracyInterval([...s.decisions.values()])),
+      per_fold: s.perFold,
+    };
+  });
+  const segmentation: PooledSegmentation[] = [...segSlots.values()].map((s) => ({
+    network: s.network, rules: s.rules, method: s.method,
+    gated: mode(s.modes.gated, s.views.gated, s.perFold.gated),
+    ungated: s.modes.ungated ? mode(s.modes.ungated, s.views.ungated, s.perFold.ungated) : null,
+  }));
+
+  // paired: every later classifier against the first, on all folds' units
+  const runUnits = (slotKey: string): RunUnits => {
+    const seg = new Map<string, { gated: ReadonlyMap<string, IoUCounts>; ungated: ReadonlyMap<string, IoUCounts> }>();
+    for (const s of segSlots.values()) if (s.slot === slotKey) seg.set(`${s.rules}\u0000${s.method}`, { gated: s.modes.gated, ungated: s.modes.ungated ?? new Map() });
+    return { classification: classSlots.get(slotKey)!.decisions, segmentation: seg };
+  };
+  const classifierSlots = [...classSlots.keys()];
+  const comparisons = classifierSlots.slice(1).map((k) =>
+    compareRuns({ name: classSlots.get(classifierSlots[0])!.name, units: runUnits(classifierSlots[0]) }, { name: classSlots.get(k)!.name, units: runUnits(k) }),
+  );
+  return { format: 'lrpseg-pooled-report', version: 1, reports: reports.map((r) => r.name), units: owner.size, classification, segmentation, comparisons };
+}
+
+const pct = (x: number | null): string => (x === null || Number.isNaN(x) ? '—' : `${(100 * x).toFixed(1)}%`);
+const f3 = (x: number | null): string => (x === null || Number.isNaN(x) ? '—' : x.toFixed(3));
+const span = (ci: readonly [number, number] | null, f: (x: number) => string): string => (ci ? `${f(ci[0])}–${f(ci[1])}` : '—');
+const row = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`;
+const methodLabel = (m: string): string => (m === 'simple' ? 'Simple' : m === 'unet' ? 'U-Net' : m.toUpperCase());
+
+/** The pooled report as Markdown: pooled figures with their intervals, each fold's figure, paired differences. */
+export function pooledMarkdown(p: PooledReport): string {
+  const out = [
+    `# Pooled over ${p.reports.length} folds`,
+    '',
+    `- Reports: ${p.reports.join(', ')}; ${p.units} resampling units (manifest groups, else images), each tested in exactly one fold.`,
+    '- Counts summed over the folds; 95 % percentile bootstrap intervals resample the units of all folds together (2,000 resamples).',
+    '',
+  ];
+  if (p.classification.length > 0) {
+    out.push('## Classification', '', row(['Network', 'Balanced accuracy', '95 % interval', 'TPR', 'TNR', 'Views', 'Per fold']), row(['---', '---:', '---:', '---:', '---:', '---:', '---']));
+    for (const c of p.classification) {
+      out.push(row([c.network, pct(c.balanced_accuracy), span(c.balanced_accuracy_ci95, pct), pct(c.tpr), pct(c.tnr), String(c.views), c.per_fold.map(pct).join(', ')]));
+    }
+    out.push('');
+  }
+  out.push(
+    '## Segmentation (pooled IoU)',
+    '',
+    row(['Network', 'Rules', 'Method', 'IoU, gate on', '95 % interval', 'Per fold', 'IoU, no gate', '95 % interval']),
+    row(['---', '---', '---', '---:', '---:', '---', '---:', '---:']),
+  );
+  for (const s of p.segmentation) {
+    out.push(
+      row([
+        s.network, s.rules, methodLabel(s.method), f3(s.gated.iou), span(s.gated.iou_ci95, f3), s.gated.per_fold.map(f3).join(', '),
+        s.ungated ? f3(s.ungated.iou) : '—', s.ungated ? span(s.ungated.iou_ci95, f3) : '—',
+      ]),
+    );
+  }
+  out.push('');
+  if (p.comparisons.length > 0) {
+    out.push(
+      ...comparisonSection(
+        p.comparisons.map((c) => ({
+          reference: c.reference,
+          network: c.network,
+          balancedAccuracy: c.balanced_accuracy,
+          segmentation: c.segmentation.map((s) => ({ rules: s.rules, method: methodLabel(s.method), gated: s.gated, ungated: s.ungated })),
+        })),
+      ),
+    );
+  }
+  return out.join('\n');
+}
