@@ -111,7 +111,7 @@ describe.skipIf(!HAVE_MT)('lrpseg data: bad inputs and usage', () => {
 
   it('split --folds K --fold I: group k-fold manifests that test every image once', async () => {
     const k = 3;
-    const manifests = [];
+    const manifests: Manifest[] = [];
     for (let fold = 0; fold < k; fold++) {
       const out = path.join(dir, 'folds', `fold${fold}.json`);
       const r = await lrpseg('data', 'split', MT, '--out', out, '--folds', String(k), '--fold', String(fold), '--no-groups');
