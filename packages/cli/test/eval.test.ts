@@ -243,7 +243,7 @@ describe.skipIf(!HAVE_BLOWHOLE)('eval on real images', () => {
     p.classification.forEach((c, i) => {
       const w = u.classification[i];
       expect([c.tp, c.fn, c.tn, c.fp, c.views]).toEqual([w.tp, w.fn, w.tn, w.fp, w.views]);
-      expect(c.balanced_accuracy).toBeCloseTo(w.balancedAccuracy, 6);
+      expect(c.balancedAccuracy).toBeCloseTo(w.balancedAccuracy, 6);
       // fold b holds no defect-free view: its balanced accuracy is undefined (null in JSON)
       expect(c.per_fold).toEqual([readReport(a).classification[i].balancedAccuracy, readReport(b).classification[i].balancedAccuracy].map((x) => (x === null ? null : Math.round(x * 1e6) / 1e6)));
       expect(c.per_fold[1]).toBeNull();

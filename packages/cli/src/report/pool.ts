@@ -4,24 +4,18 @@
  * units together, and paired comparisons between the models evaluated side by side in each fold.
  * Pure: reports in, pooled report out.
  */
-import { LrpsegError, balancedAccuracyInterval, pooledIoUInterval, type DecisionCounts, type IoUCounts } from '@lrpseg/core';
+import { LrpsegError, balancedAccuracyInterval, pooledIoUInterval, type ClassificationScores, type DecisionCounts, type IoUCounts } from '@lrpseg/core';
 import { compareRuns, type EvalReport, type ModelComparison, type RunUnits } from '../commands/eval.js';
 import { comparisonSection } from './table.js';
 
-export interface PooledClassification {
+/** A classifier's pooled decisions, laid out as eval's classification rows. */
+export type PooledClassification = ClassificationScores & {
   readonly network: string;
   readonly views: number;
-  readonly tp: number;
-  readonly fn: number;
-  readonly tn: number;
-  readonly fp: number;
-  readonly tpr: number;
-  readonly tnr: number;
-  readonly balanced_accuracy: number;
   readonly balanced_accuracy_ci95: readonly [number, number] | null;
   /** Each fold's own balanced accuracy, in the order of the reports. */
   readonly per_fold: readonly number[];
-}
+};
 
 export interface PooledMode {
   readonly views: number;
@@ -201,7 +195,7 @@ export function poolReports(reports: readonly { readonly name: string; readonly 
     const tnr = ratio(tn, tn + fp);
     return {
       network: s.name, views: s.views, tp, fn, tn, fp,
-      tpr: r6(tpr), tnr: r6(tnr), balanced_accuracy: r6((tpr + tnr) / 2),
+      tpr: r6(tpr), tnr: r6(tnr), balancedAccuracy: r6((tpr + tnr) / 2),
       balanced_accuracy_ci95: r6ci(balancedAccuracyInterval([...s.decisions.values()])),
       per_fold: s.perFold,
     };
@@ -243,7 +237,7 @@ export function pooledMarkdown(p: PooledReport): string {
   if (p.classification.length > 0) {
     out.push('## Classification', '', row(['Network', 'Balanced accuracy', '95 % interval', 'TPR', 'TNR', 'Views', 'Per fold']), row(['---', '---:', '---:', '---:', '---:', '---:', '---']));
     for (const c of p.classification) {
-      out.push(row([c.network, pct(c.balanced_accuracy), span(c.balanced_accuracy_ci95, pct), pct(c.tpr), pct(c.tnr), String(c.views), c.per_fold.map(pct).join(', ')]));
+      out.push(row([c.network, pct(c.balancedAccuracy), span(c.balanced_accuracy_ci95, pct), pct(c.tpr), pct(c.tnr), String(c.views), c.per_fold.map(pct).join(', ')]));
     }
     out.push('');
   }
