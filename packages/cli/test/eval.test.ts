@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CpuBackend, classifyAndExplain, countPixels, loadModel, parseComposite, pooledIoUInterval, segmentMap, segmentationScores } from '@lrpseg/core';
 import { decodeImage, encodePngGrey, prepareForModel, readImageFile } from '@lrpseg/datasets';
-import type { EvalReport } from '../src/commands/eval.js';
+import { networkNames, type EvalReport } from '../src/commands/eval.js';
 import { binarizeTruth, flipPlanar } from '../src/report/eval-data.js';
 import { BLOWHOLE_DIR, HAVE_BLOWHOLE, SHARED_DIR, blowholeJpegs, lrpseg, tempDir } from './helpers.js';
 import { SIZE, writeGateModel } from './segment-fixtures.js';
@@ -13,6 +13,19 @@ afterAll(cleanup);
 
 const FREE_DIR = path.join(SHARED_DIR, 'datasets', 'magnetic-tile', 'MT_Free', 'Imgs');
 const readReport = (out: string): EvalReport => JSON.parse(readFileSync(path.join(out, 'metrics.json'), 'utf8')) as EvalReport;
+
+describe('network names in a report', () => {
+  it('tell models apart by variant, then file name, then path, then a number', () => {
+    expect(networkNames(['a.safetensors', 'b.safetensors'], ['VGG-A one FC', 'VGG-A 128N'])).toEqual(['VGG-A one FC', 'VGG-A 128N']);
+    expect(networkNames(['x/a.safetensors', 'b.safetensors'], ['V', 'V'])).toEqual(['V (a.safetensors)', 'V (b.safetensors)']);
+    expect(networkNames(['r1/model.safetensors', 'r2/model.safetensors', 'c.safetensors'], ['V', 'V', 'V'])).toEqual([
+      'V (r1/model.safetensors)',
+      'V (r2/model.safetensors)',
+      'V (c.safetensors)',
+    ]);
+    expect(networkNames(['m.safetensors', 'm.safetensors'], ['V', 'V'])).toEqual(['V (m.safetensors) #1', 'V (m.safetensors) #2']);
+  });
+});
 
 describe.skipIf(!HAVE_BLOWHOLE)('eval on real images', () => {
   const data = path.join(dir, 'data'); // images and masks side by side, as in MT_*/Imgs
@@ -218,7 +231,8 @@ describe.skipIf(!HAVE_BLOWHOLE)('eval on real images', () => {
   });
 
   it('lrpseg pool: reports of disjoint folds pool to the figures of one eval over their union', async () => {
-    const shifted = path.join(dir, 'pool-shifted.safetensors');
+    // the second model has the first one's file name, in another folder: eval names them by path
+    const shifted = path.join(dir, 'pool-b', path.basename(model));
     expect((await lrpseg('calibrate', model, '--threshold', '-1000', '-o', shifted, '-q')).code).toBe(0);
     const entry = (stem: string, group: string) =>
       stem === free ? { image: `${stem}.jpg`, mask: null, label: 0, class: 'Free', group } : { image: `${stem}.jpg`, mask: `${stem}.png`, label: 1, class: 'Blowhole', group };
@@ -239,7 +253,7 @@ describe.skipIf(!HAVE_BLOWHOLE)('eval on real images', () => {
     const p = JSON.parse(readFileSync(path.join(pooledDir, 'pooled.json'), 'utf8')) as import('../src/report/pool.js').PooledReport;
     const u = readReport(union);
     expect(p.units).toBe(3); // gA, gF, gB
-    expect(p.classification).toHaveLength(2);
+    expect(p.classification.map((c) => c.network)).toEqual([`VGG-A one FC (${model})`, `VGG-A one FC (${shifted})`]);
     p.classification.forEach((c, i) => {
       const w = u.classification[i];
       expect([c.tp, c.fn, c.tn, c.fp, c.views]).toEqual([w.tp, w.fn, w.tn, w.fp, w.views]);
@@ -264,8 +278,8 @@ describe.skipIf(!HAVE_BLOWHOLE)('eval on real images', () => {
     expect(r.stdout).toBe(md);
     expect(md).toContain('# Pooled over 2 folds');
     expect(md).toMatch(/\| 12 \| [\d.]+%, — \|/); // fold b's undefined balanced accuracy
-    expect(md).toMatch(/\| VGG-A one FC \(m\.safetensors\) \| [\d.]+% \| ([\d.]+%–[\d.]+%|—) \|/);
-    expect(md).toContain('## Paired differences against VGG-A one FC (m.safetensors)');
+    expect(md).toMatch(new RegExp(`\\| VGG-A one FC \\(${shifted.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\) \\| [\\d.]+% \\| ([\\d.]+%–[\\d.]+%|—) \\|`));
+    expect(md).toContain(`## Paired differences against VGG-A one FC (${model})`);
 
     // the same fold twice, or reports of other models, are refused
     const twice = await lrpseg('pool', a, a, '-q');

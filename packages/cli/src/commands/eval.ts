@@ -278,9 +278,16 @@ function viewKey(item: EvalItem, view: EvalView, views: readonly EvalView[]): st
   return views.length === 1 && view === 'identity' ? item.id : `${item.id}/${view}`;
 }
 
-/** Unique network names: the variant, or the variant and the file's name when two models share it. */
-function networkNames(models: readonly string[], variants: readonly string[]): string[] {
-  return variants.map((v, i) => (variants.filter((x) => x === v).length > 1 ? `${v} (${path.basename(models[i])})` : v));
+/**
+ * Unique network names: the variant; where models share it, the variant and the file's name; where
+ * files share their name too (runs/a/model.safetensors, runs/b/model.safetensors), its path as given;
+ * and where even that repeats (one file twice), a number.
+ */
+export function networkNames(models: readonly string[], variants: readonly string[]): string[] {
+  const count = <T>(xs: readonly T[], x: T): number => xs.filter((y) => y === x).length;
+  const named = variants.map((v, i) => (count(variants, v) > 1 ? `${v} (${path.basename(models[i])})` : v));
+  const pathed = named.map((n, i) => (count(named, n) > 1 ? `${variants[i]} (${models[i]})` : n));
+  return pathed.map((n, i) => (count(pathed, n) > 1 ? `${n} #${pathed.slice(0, i + 1).filter((x) => x === n).length}` : n));
 }
 
 interface RunState {

@@ -62,9 +62,12 @@ function unitOf(key: string, groups: ReadonlyMap<string, string>): string {
 }
 
 /** A network's place across the reports: classifiers by position; others (U-Net, --pred folders) by name. */
-function slotKeys(r: EvalReport): Map<string, string> {
+function slotKeys(r: EvalReport, name: string): Map<string, string> {
   const slots = new Map<string, string>();
-  r.classification.forEach((c, i) => slots.set(c.network, `model ${i + 1}`));
+  r.classification.forEach((c, i) => {
+    if (slots.has(c.network)) throw poolError(`${name}: two models are both named "${c.network}" (evaluate again with this lrpseg, which names them apart)`);
+    slots.set(c.network, `model ${i + 1}`);
+  });
   for (const s of r.segmentation) if (!slots.has(s.network)) slots.set(s.network, s.network);
   return slots;
 }
@@ -128,7 +131,7 @@ export function poolReports(reports: readonly { readonly name: string; readonly 
 
   for (const { name, report } of reports) {
     if (report.format !== 'lrpseg-eval-report') throw poolError(`${name}: not an lrpseg eval report`);
-    const slots = slotKeys(report);
+    const slots = slotKeys(report, name);
     const here = [...slots.values()].join(', ') + ' | ' + report.segmentation.map((s) => `${slots.get(s.network)} ${s.rules} ${s.method}`).join(', ');
     if (shape === null) shape = here;
     else if (here !== shape) throw poolError(`${name}: holds other networks or rules × methods than ${reports[0].name} (${here} against ${shape})`);
