@@ -202,7 +202,7 @@ const r6 = (x: number): number => (Number.isFinite(x) ? Math.round(x * 1e6) / 1e
 const roundInterval = (ci: [number, number] | null): [number, number] | null => (ci ? [r6(ci[0]), r6(ci[1])] : null);
 
 /** Decision counts per resampling unit, from each view's unit, decision and label. */
-function decisionUnits(units: readonly string[], predicted: readonly boolean[], actual: readonly boolean[]): Map<string, DecisionCounts> {
+export function decisionUnits(units: readonly string[], predicted: readonly boolean[], actual: readonly boolean[]): Map<string, DecisionCounts> {
   const by = new Map<string, { tp: number; fn: number; tn: number; fp: number }>();
   units.forEach((id, i) => {
     const c = by.get(id) ?? { tp: 0, fn: 0, tn: 0, fp: 0 };

@@ -32,7 +32,7 @@ export interface EvalItem {
 }
 
 /** The unit the bootstrap intervals resample: the item's group, else the item. */
-export const resamplingUnit = (item: EvalItem): string => (item.group !== undefined ? `group:${item.group}` : `item:${item.id}`);
+export const resamplingUnit = (item: Pick<EvalItem, 'id' | 'group'>): string => (item.group !== undefined ? `group:${item.group}` : `item:${item.id}`);
 
 export type EvalView = 'identity' | 'hflip' | 'vflip';
 export const ALL_VIEWS: readonly EvalView[] = ['identity', 'hflip', 'vflip'];

@@ -5,7 +5,8 @@
  * Pure: reports in, pooled report out.
  */
 import { LrpsegError, balancedAccuracyInterval, pooledIoUInterval, type ClassificationScores, type DecisionCounts, type IoUCounts } from '@lrpseg/core';
-import { compareRuns, type EvalReport, type ModelComparison, type RunUnits } from '../commands/eval.js';
+import { compareRuns, decisionUnits, type EvalReport, type ModelComparison, type RunUnits } from '../commands/eval.js';
+import { resamplingUnit } from './eval-data.js';
 import { comparisonSection } from './table.js';
 
 /** A classifier's pooled decisions, laid out as eval's classification rows. */
@@ -55,11 +56,8 @@ const ratio = (a: number, b: number): number => (b > 0 ? a / b : Number.NaN);
 const r6 = (x: number): number => (Number.isFinite(x) ? Math.round(x * 1e6) / 1e6 : x);
 const r6ci = (ci: [number, number] | null): [number, number] | null => (ci ? [r6(ci[0]), r6(ci[1])] : null);
 
-/** The resampling unit of a view key: the group its decision record names, else the image ("id" or "id/view"). */
-function unitOf(key: string, groups: ReadonlyMap<string, string>): string {
-  const g = groups.get(key);
-  return g !== undefined ? `group:${g}` : `item:${key.split('/')[0]}`;
-}
+/** The resampling unit of a view key ("id" or "id/view"): as eval's, from the group its decision record names. */
+const unitOf = (key: string, groups: ReadonlyMap<string, string>): string => resamplingUnit({ id: key.split('/')[0], group: groups.get(key) });
 
 /** A network's place across the reports: classifiers by position; others (U-Net, --pred folders) by name. */
 function slotKeys(r: EvalReport, name: string): Map<string, string> {
@@ -89,15 +87,10 @@ interface SegSlot {
   perFold: { gated: number[]; ungated: number[] };
 }
 
-function addCounts<T extends object>(map: Map<string, T>, unit: string, c: T): void {
-  const prev = map.get(unit);
-  if (!prev) {
-    map.set(unit, { ...c });
-    return;
-  }
-  const sum = { ...prev } as Record<string, number>;
-  for (const [k, v] of Object.entries(c)) sum[k] += v as number;
-  map.set(unit, sum as T);
+/** Adds a view's pixel counts to its unit's. */
+function addIoU(map: Map<string, IoUCounts>, unit: string, tp: number, fp: number, fn: number): void {
+  const prev = map.get(unit) ?? { tp: 0, fp: 0, fn: 0 };
+  map.set(unit, { tp: prev.tp + tp, fp: prev.fp + fp, fn: prev.fn + fn });
 }
 
 function mode(units: ReadonlyMap<string, IoUCounts>, views: number, perFold: readonly number[]): PooledMode {
@@ -145,11 +138,12 @@ export function poolReports(reports: readonly { readonly name: string; readonly 
       if (!c.per_view) throw poolError(`${name}: ${c.network} has no per-view decisions (evaluate again with this lrpseg)`);
       const slotKey = slots.get(c.network)!;
       const slot: Slot = classSlots.get(slotKey) ?? { name: c.network, decisions: new Map(), perFold: [], views: 0 };
-      for (const [k, d] of Object.entries(c.per_view)) {
-        const unit = unitOf(k, groups);
-        unitsHere.add(unit);
-        const pos = d.label === 1;
-        addCounts(slot.decisions, unit, { tp: pos && d.defect ? 1 : 0, fn: pos && !d.defect ? 1 : 0, tn: !pos && !d.defect ? 1 : 0, fp: !pos && d.defect ? 1 : 0 });
+      const views = Object.entries(c.per_view);
+      const units = views.map(([k]) => unitOf(k, groups));
+      // the folds' units are disjoint (checked below), so one fold's per-unit counts are the pooled ones
+      for (const [u, d] of decisionUnits(units, views.map(([, d]) => d.defect), views.map(([, d]) => d.label === 1))) {
+        unitsHere.add(u);
+        slot.decisions.set(u, d);
       }
       slot.perFold.push(r6(fromJson(c.balancedAccuracy)));
       slot.views += c.views;
@@ -172,7 +166,7 @@ export function poolReports(reports: readonly { readonly name: string; readonly 
         for (const [k, [tp, fp, fn]] of Object.entries(metrics.per_view_counts)) {
           const unit = unitOf(k, groups);
           unitsHere.add(unit);
-          addCounts(target, unit, { tp, fp, fn });
+          addIoU(target, unit, tp, fp, fn);
         }
         seg.views[m] += Object.keys(metrics.per_view_counts).length;
         seg.perFold[m].push(fromJson(metrics.iou));
