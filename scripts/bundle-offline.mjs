@@ -6,6 +6,9 @@
 //   lrpseg/sample-worker.js  the data loader's worker thread (train), likewise
 //   lrpseg/bench.mjs        `lrpseg bench` alone (what scripts/device-check.sh runs; no other command's assets)
 //   lrpseg/conformance.mjs  the shared conformance suites on CUDA, with a minimal vitest stand-in
+//   lrpseg/fidelity.mjs     CUDA fast vs accurate on a trained model and real images; a full-size heatmap vs the CPU
+//   lrpseg/conformance-webgpu.mjs  the same suites on WebGPU through Dawn (f32, and f16 where the adapter has it)
+//   lrpseg/node_modules/webgpu  Dawn for this platform only, dawn.node xz-compressed (device-check.sh unpacks it)
 //   lrpseg/native/*.node    the CUDA addon (and its host emulation), linux-x64
 //   lrpseg/native-deps/     native addons of bundled dependencies, this platform's only
 //   lrpseg/node_modules/dejavu-fonts-ttf  the two fonts the plots use
@@ -14,6 +17,7 @@
 // Build the workspace first (pnpm exec turbo run build), on a machine with nvcc for the CUDA addon.
 import { build } from 'esbuild';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -121,6 +125,45 @@ await build({
   },
 });
 plainRequire(path.join(app, 'conformance.mjs'));
+// WebGPU through Dawn: the suites on the GPU's Vulkan adapter (conformance-webgpu.mjs), and the `webgpu`
+// package for bench.mjs and cli.mjs, which leave it external. Only this platform's dawn.node travels, and
+// xz-compressed (21.5 → 4.9 MB): scripts/device-check.sh unpacks it there (python3's lzma) before use.
+await build({
+  ...common,
+  entryPoints: [path.join(root, 'scripts/offline/conformance-webgpu-entry.mjs')],
+  outfile: path.join(app, 'conformance-webgpu.mjs'),
+  alias: {
+    sharp: path.join(root, 'scripts/offline/sharp-stub.mjs'),
+    vitest: path.join(root, 'scripts/offline/vitest-shim.mjs'),
+    '@lrpseg/core/testing': path.join(root, 'packages/core/dist/testing/index.js'),
+    '@lrpseg/core': path.join(root, 'packages/core/dist/index.js'),
+    '@lrpseg/webgpu/node': path.join(root, 'packages/webgpu/dist/node.js'),
+  },
+});
+plainRequire(path.join(app, 'conformance-webgpu.mjs'));
+// fast against accurate mode on a trained model and real images, and a full-size heatmap against the CPU
+await build({
+  ...common,
+  entryPoints: [path.join(root, 'scripts/offline/fidelity-entry.mjs')],
+  outfile: path.join(app, 'fidelity.mjs'),
+});
+plainRequire(path.join(app, 'fidelity.mjs'));
+{
+  const require = createRequire(path.join(root, 'packages/webgpu/package.json'));
+  const pkgDir = path.dirname(require.resolve('webgpu/package.json'));
+  const platform = `${process.platform}-${process.arch}`;
+  const dawn = path.join(pkgDir, 'dist', platform, 'dawn.node');
+  if (!existsSync(dawn)) {
+    process.stderr.write(`bundle:offline: no Dawn build for ${platform} in the webgpu package; WebGPU will be unavailable there\n`);
+  } else {
+    const dest = path.join(app, 'node_modules', 'webgpu');
+    mkdirSync(path.join(dest, 'dist', platform), { recursive: true });
+    for (const f of ['package.json', 'index.js', 'LICENSE.md']) if (existsSync(path.join(pkgDir, f))) copyFileSync(path.join(pkgDir, f), path.join(dest, f));
+    const xz = spawnSync('xz', ['-9', '-T0', '-c', dawn], { maxBuffer: 64 * 2 ** 20 });
+    if (xz.status !== 0) fail(`xz failed on ${dawn}: ${xz.error?.message ?? xz.stderr?.toString().trim()} (install xz-utils)`);
+    writeFileSync(path.join(dest, 'dist', platform, 'dawn.node.xz'), xz.stdout);
+  }
+}
 for (const f of readdirSync(nativeSrc)) if (f.endsWith('.node')) copyFileSync(path.join(nativeSrc, f), path.join(app, 'native', f));
 
 const anchor = path.join(shared, 'anchors', 'pytorch_lrp_bench.py');
@@ -135,7 +178,7 @@ function du(p) {
   const s = statSync(p);
   return s.isDirectory() ? readdirSync(p).reduce((t, f) => t + du(path.join(p, f)), 0) : s.size;
 }
-for (const f of ['lrpseg/cli.mjs', 'lrpseg/bench.mjs', 'lrpseg/sample-worker.js', 'lrpseg/conformance.mjs', 'lrpseg/native', 'lrpseg/native-deps', 'lrpseg/node_modules', 'segment', 'anchors']) {
+for (const f of ['lrpseg/cli.mjs', 'lrpseg/bench.mjs', 'lrpseg/sample-worker.js', 'lrpseg/conformance.mjs', 'lrpseg/conformance-webgpu.mjs', 'lrpseg/fidelity.mjs', 'lrpseg/native', 'lrpseg/native-deps', 'lrpseg/node_modules', 'segment', 'anchors']) {
   const p = path.join(out, f);
   if (existsSync(p)) process.stdout.write(`  ${f.padEnd(24)} ${(du(p) / 2 ** 20).toFixed(2)} MiB\n`);
 }

@@ -1,59 +1,94 @@
 #!/usr/bin/env bash
-# The CUDA backend's check on the lent GPU machine, in one command of under 5 minutes (docs/cuda.md):
-# conformance suites on CUDA (accurate and fast), `lrpseg bench` for VGG-11 128N and one-FC at 224×224
-# (batch 64 and 256, forward, both composites, training step at batch 64) and the PyTorch baseline
-# (../shared/anchors/pytorch_lrp_bench.py) in the same run, then one table: images/s and the ratio to PyTorch.
+# The GPU backends' check on the lent GPU machine, in one command of about 6 minutes (docs/cuda.md,
+# docs/webgpu.md): the conformance suites on CUDA (accurate and fast) and on WebGPU through Dawn (f32, and
+# f16 where the adapter has it) side by side; CUDA fast against accurate mode on the bundled trained model
+# and real images (heatmaps, Simple and BMM masks) and a full-size heatmap against the CPU reference;
+# the PyTorch baseline (../shared/anchors/pytorch_lrp_bench.py); `lrpseg bench` for VGG-11 128N and one-FC
+# at 224×224 on CUDA (batch 64 and 256, both precisions, forward, both composites, training step at batch
+# 64) and on WebGPU (128N, batch 64, f32 and f16); then one table: images/s and the ratios.
 #
-# Prepare here:  bash ../shared/device/prepare.sh; pnpm exec turbo run build; pnpm bundle:offline
-# Run there:     the device tool with carry [".device", "build/offline"] and the command
+# Prepare here:  bash ../shared/device/prepare.sh; pnpm exec turbo run build; pnpm bundle:offline;
+#                bash scripts/device-samples.sh
+# Run there:     the device tool with carry [".device", "build/offline", ".devsamples"] and the command
 #                source .device/env.sh; bash scripts/device-check.sh
-# Env: LRPSEG_DEVICE (GPU index, default 0), ITERS (timed iterations, default 3), OUT (logs and JSON).
+# Env: LRPSEG_DEVICE (GPU index, default 0), ITERS (timed iterations, default 3), OUT (logs and JSON),
+#      BUDGET (s for everything before the table, default 340).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 B=build/offline/lrpseg
 OUTDIR=${OUT:-/tmp/lrpseg-device-check}
 DEVICE=${LRPSEG_DEVICE:-0}
 ITERS=${ITERS:-3}
+BUDGET=${BUDGET:-340}
 mkdir -p "$OUTDIR"
 start=$(date +%s)
 say() { printf '== %s (%ds)\n' "$*" "$(( $(date +%s) - start ))"; }
+left() { echo $(( BUDGET - ($(date +%s) - start) )); }
 
 command -v node >/dev/null || { echo "device-check: no node on PATH (source .device/env.sh first)"; exit 2; }
 # TABLE_ONLY=1: only rebuild the table from the files already in $OUT (e.g. logs fetched from a device run).
 if [[ -z ${TABLE_ONLY:-} ]]; then
 [[ -f $B/bench.mjs && -f $B/conformance.mjs && -f $B/native/lrpseg_cuda.node ]] || { echo "device-check: $B is incomplete (run pnpm bundle:offline and carry build/offline)"; exit 2; }
 nvidia-smi --query-gpu=index,name,driver_version,memory.total --format=csv,noheader | tee "$OUTDIR/gpu.txt"
+# Dawn travels xz-compressed (scripts/bundle-offline.mjs)
+dawn=$B/node_modules/webgpu/dist/linux-x64/dawn.node
+if [[ -f $dawn.xz && ! -f $dawn ]]; then
+  python3 -c "import lzma,shutil,sys;shutil.copyfileobj(lzma.open(sys.argv[1]),open(sys.argv[2],'wb'))" "$dawn.xz" "$dawn" || echo "device-check: could not unpack $dawn.xz"
+fi
 
-say "conformance on cuda device $DEVICE (accurate: 1e-5 per op, 1e-4 heatmaps; fast: 1e-2 per op)"
-LRPSEG_DEVICE=$DEVICE timeout 120 node "$B/conformance.mjs" > "$OUTDIR/conformance.txt" 2>&1
+say "conformance on cuda device $DEVICE (accurate: 1e-5 per op, 1e-4 heatmaps; fast: 1e-2 per op) and on webgpu (f32; f16 at 1e-2), side by side"
+LRPSEG_DEVICE=$DEVICE timeout 100 node "$B/conformance.mjs" > "$OUTDIR/conformance.txt" 2>&1 &
+cuda_pid=$!
+webgpu_conformance=skipped
+if [[ -f $dawn && -f $B/conformance-webgpu.mjs ]]; then
+  timeout 100 node "$B/conformance-webgpu.mjs" > "$OUTDIR/conformance-webgpu.txt" 2>&1
+  webgpu_conformance=$?
+fi
+wait $cuda_pid
 conformance=$?
 grep -E '^(✓|✗)|FAIL|passed|unavailable|Error' "$OUTDIR/conformance.txt" | head -60
+echo "-- webgpu (exit $webgpu_conformance):"
+grep -E '^(✓|✗)|FAIL|passed|unavailable|Error|conformance:|heatmap' "$OUTDIR/conformance-webgpu.txt" 2>/dev/null | head -40
 if [[ $conformance -ne 0 ]]; then
   # name the failing op exactly: synchronise after every launch, rerun only the first suite quickly
   say "conformance failed (exit $conformance); rerunning with LRPSEG_CUDA_SYNC=1 for the first errors"
-  LRPSEG_CUDA_SYNC=1 LRPSEG_DEVICE=$DEVICE timeout 60 node "$B/conformance.mjs" 2>&1 | grep -E 'FAIL|cuda ' | head -20
+  LRPSEG_CUDA_SYNC=1 LRPSEG_DEVICE=$DEVICE timeout 45 node "$B/conformance.mjs" > "$OUTDIR/conformance-sync.txt" 2>&1
+  grep -E 'FAIL|cuda |Error' "$OUTDIR/conformance-sync.txt" | head -20
 fi
 
+if [[ -d .devsamples && -f $B/fidelity.mjs ]]; then
+  say "fidelity: cuda fast vs accurate on the bundled trained model and $(ls .devsamples | wc -l) real images; full size vs the CPU"
+  LRPSEG_DEVICE=$DEVICE timeout 75 node "$B/fidelity.mjs" models/mt-vgg11-onefc-w8.safetensors .devsamples 2>&1 | tee "$OUTDIR/fidelity.txt"
+fi
 say "PyTorch baseline"
 if [[ -f build/offline/anchors/pytorch_lrp_bench.py ]]; then
-  timeout 150 python3 build/offline/anchors/pytorch_lrp_bench.py 64 256 > "$OUTDIR/pytorch.txt" 2>&1 || echo "pytorch baseline exited $?: $(tail -2 "$OUTDIR/pytorch.txt" | tr '\n' ' ')"
+  timeout 120 python3 build/offline/anchors/pytorch_lrp_bench.py 64 256 > "$OUTDIR/pytorch.txt" 2>&1 || echo "pytorch baseline exited $?: $(tail -2 "$OUTDIR/pytorch.txt" | tr '\n' ' ')"
   grep -E 'img/s|torch ' "$OUTDIR/pytorch.txt"
 fi
 
-# Most telling runs first; each gets what is left of a 270 s budget, so that the whole check stays < 5 min.
-say "lrpseg bench"
+# Most telling runs first; each gets what is left of the budget (60 s kept for WebGPU's rows), so that a
+# slow kernel costs the later rows, not the call.
+say "lrpseg bench: cuda"
+bench() { # TAG SECONDS ARGS...: one bench run into bench-TAG.{json,txt}
+  local tag=$1 secs=$2; shift 2
+  if (( secs < 10 )); then echo "bench $tag skipped: time budget spent"; return; fi
+  if ! timeout "$secs" node "$B/bench.mjs" "$@" --iters "$ITERS" --warmup 1 --json "$OUTDIR/bench-$tag.json" -q > "$OUTDIR/bench-$tag.txt" 2>&1; then
+    echo "bench $tag failed: $(tail -3 "$OUTDIR/bench-$tag.txt" | tr '\n' ' ')"
+  fi
+}
 for run in fast:vgg11-128n:256 accurate:vgg11-128n:256 fast:vgg11-128n:64 accurate:vgg11-128n:64 \
            fast:vgg11-onefc:256 accurate:vgg11-onefc:256 fast:vgg11-onefc:64 accurate:vgg11-onefc:64; do
   IFS=: read -r prec arch bs <<< "$run"
-  left=$(( 270 - ($(date +%s) - start) ))
-  if (( left < 10 )); then echo "bench $run skipped: time budget spent"; continue; fi
   train=(); [[ $bs -eq 64 ]] && train=(--train)
-  tag="$prec-$arch-$bs"
-  if ! LRPSEG_CUDA_PRECISION=$prec timeout "$left" node "$B/bench.mjs" --arch "$arch" --batch-size "$bs" --backend cuda --device "$DEVICE" \
-      --iters "$ITERS" --warmup 1 "${train[@]}" --json "$OUTDIR/bench-$tag.json" -q > "$OUTDIR/bench-$tag.txt" 2>&1; then
-    echo "bench $tag failed: $(tail -3 "$OUTDIR/bench-$tag.txt" | tr '\n' ' ')"
-  fi
+  LRPSEG_CUDA_PRECISION=$prec bench "$prec-$arch-$bs" $(( $(left) - 60 )) --arch "$arch" --batch-size "$bs" --backend cuda --device "$DEVICE" "${train[@]}"
 done
+if [[ -f $dawn ]]; then
+  say "lrpseg bench: webgpu"
+  LRPSEG_WEBGPU_F16=0 bench "webgpu-f32-vgg11-128n-64" $(( $(left) / 2 )) --arch vgg11-128n --batch-size 64 --backend webgpu
+  if grep -q 'shader-f16 available' "$OUTDIR/conformance-webgpu.txt" 2>/dev/null; then
+    LRPSEG_WEBGPU_F16=1 bench "webgpu-f16-vgg11-128n-64" "$(left)" --arch vgg11-128n --batch-size 64 --backend webgpu
+  fi
+fi
 fi
 
 say "table"
@@ -95,6 +130,26 @@ for (const prec of ['accurate', 'fast']) for (const arch of ['vgg11-128n', 'vgg1
     }
   }
 }
+// WebGPU rows (128N, batch 64): against CUDA's fast and accurate modes on the same task, and PyTorch strict FP32
+const cudaIps = (prec, task) => {
+  const f = path.join(dir, `bench-${prec}-vgg11-128n-64.json`);
+  if (!fs.existsSync(f)) return null;
+  const b = JSON.parse(fs.readFileSync(f, 'utf8')).backends[0];
+  return b.available ? (b.results.find((t) => t.task === task)?.images_per_s ?? null) : null;
+};
+for (const p of ['f32', 'f16']) {
+  const f = path.join(dir, `bench-webgpu-${p}-vgg11-128n-64.json`);
+  if (!fs.existsSync(f)) continue;
+  const b = JSON.parse(fs.readFileSync(f, 'utf8')).backends[0];
+  if (!b.available) { rows.push(['vgg11-128n', '64', `webgpu ${p}`, 'unavailable', '', b.reason ?? '', '']); continue; }
+  for (const t of b.results) {
+    const r = torch.rows.get('64-false');
+    const ref = r ? r[t.task] : null;
+    const cf = cudaIps('fast', t.task), ca = cudaIps('accurate', t.task);
+    const vsCuda = [cf ? `${(t.images_per_s / cf).toFixed(2)}× cuda fast` : '', ca ? `${(t.images_per_s / ca).toFixed(2)}× cuda accurate` : ''].filter(Boolean).join(', ');
+    rows.push(['vgg11-128n', '64', `webgpu ${p} (${b.device ?? '?'})`, t.task, t.images_per_s.toFixed(0), ref ? `${ref} (strict FP32)` : '', [ref ? (t.images_per_s / ref).toFixed(2) + '×' : '', vsCuda].filter(Boolean).join('; ')]);
+  }
+}
 const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
 console.log(`lrpseg cuda on: ${device || 'unknown'}; baseline: ${torch.name || 'not run'}; ratio = lrpseg / PyTorch (same GPU, same run)`);
 for (const [i, r] of rows.entries()) {
@@ -103,6 +158,9 @@ for (const [i, r] of rows.entries()) {
 }
 JS
 conf_line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$OUTDIR/conformance.txt" 2>/dev/null | tail -1)
-echo "conformance: ${conf_line:-did not finish}"
+echo "conformance (cuda): ${conf_line:-did not finish}"
+wconf_line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$OUTDIR/conformance-webgpu.txt" 2>/dev/null | tail -1)
+echo "conformance (webgpu): ${wconf_line:-did not run or finish}"
+echo "fidelity: $(tail -1 "$OUTDIR/fidelity.txt" 2>/dev/null || echo 'did not run')"
 say "done"
 [[ -n $conf_line && $conf_line == *" 0 failed"* ]]

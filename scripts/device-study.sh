@@ -13,6 +13,7 @@
 # Call 2, at once: carry [".device", "build/offline"], command:
 #                source .device/env.sh; BUDGET=420 bash scripts/device-study.sh 2>&1 | tee $OUT/log.txt
 # Env: BUDGET (s, default 420), ARCH (vgg11-onefc), SEED (0), BACKEND (cuda), LEVERS (train options), SIZE, WIDTH_DIVISOR,
+#      WORKERS (data loading threads, default 12: images are decoded in pure JS there, no sharp),
 #      LRPSEG_DEVICE (GPU index), OUT.
 # Back here:     cat the model parts in order (model-f16.safetensors.part-*) into one file.
 set -uo pipefail
@@ -25,6 +26,7 @@ SEED=${SEED:-0}
 BACKEND=${BACKEND:-cuda}
 SIZE=${SIZE:-224}                 # SIZE, WIDTH_DIVISOR, BACKEND=cpu: a small dry run of this script anywhere
 WIDTH_DIVISOR=${WIDTH_DIVISOR:-1}
+WORKERS=${WORKERS:-12}
 # the paper's rates (the only ones seen to learn at full width: the PyTorch run) with the CPU's best levers
 LEVERS=${LEVERS:---label-smoothing 0.1 --optimizer adamw --weight-decay 0.05 --lr-conv 1e-4 --lr-fc 1e-3}
 WORK=/tmp/lrpseg-study
@@ -40,7 +42,7 @@ mkdir -p "$OUTDIR" "$WORK"
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=index,name,driver_version,memory.total --format=csv,noheader
 L() { node "$B/cli.mjs" "$@"; }
 DEV=(); [[ $BACKEND == cuda || $BACKEND == webgpu ]] && DEV=(--device "${LRPSEG_DEVICE:-0}")
-C=(--manifest .devdata/six.json --classes Crack,Blowhole,Free --backend "$BACKEND" "${DEV[@]}" --arch "$ARCH" --size "$SIZE" --width-divisor "$WIDTH_DIVISOR" --batch-size 32 --seed "$SEED" -q)
+C=(--manifest .devdata/six.json --classes Crack,Blowhole,Free --backend "$BACKEND" "${DEV[@]}" --arch "$ARCH" --size "$SIZE" --width-divisor "$WIDTH_DIVISOR" --batch-size 32 --seed "$SEED" --workers "$WORKERS" -q)
 
 say "timing: one epoch (35 steps and the validation)"
 L train classifier "${C[@]}" $LEVERS --epochs 1 --out "$WORK/timing" > "$WORK/timing.txt" 2>&1 || { echo "timing run failed:"; tail -20 "$WORK/timing.txt"; exit 1; }

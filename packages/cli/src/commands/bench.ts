@@ -160,7 +160,7 @@ async function benchBackend(name: BackendName, o: BenchOptions, io: CliIo, descr
       log(t);
     }
     const th = backendThreads(backend) ?? (name === 'cpu' ? 1 : threads);
-    const dev = (backend as unknown as { info?: { name?: unknown } }).info?.name;
+    const dev = deviceName(backend);
     return { backend: name, available: true, ...(th !== undefined ? { threads: th } : {}), ...(typeof dev === 'string' ? { device: dev } : {}), results };
   } finally {
     x?.dispose();
@@ -234,4 +234,12 @@ export async function benchCommand(o: BenchOptions, io: CliIo): Promise<number> 
   io.stdout(formatBench(report));
   if (o.json !== undefined) await writeFileAtomic(o.json, new TextEncoder().encode(`${JSON.stringify(report, null, 2)}\n`));
   return backends.some((b) => b.available) ? 0 : 1;
+}
+
+/** The GPU a device backend runs on, as it names itself (CUDA: the device's name; WebGPU: the adapter, and f16 when on). */
+function deviceName(backend: Backend): string | undefined {
+  const b = backend as unknown as { info?: { name?: unknown }; adapterDescription?: unknown; f16?: unknown };
+  if (typeof b.info?.name === 'string') return b.info.name;
+  if (typeof b.adapterDescription === 'string') return `${b.adapterDescription}${b.f16 === true ? ' (f16)' : ''}`;
+  return undefined;
 }
