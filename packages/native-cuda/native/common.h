@@ -8,9 +8,11 @@
 
 #ifdef LRPSEG_EMULATE
 #define HD
+#define LRPSEG_UNROLL
 #else
 #include <cuda_runtime.h>
 #define HD __host__ __device__
+#define LRPSEG_UNROLL _Pragma("unroll")
 #endif
 
 namespace lrpseg {
@@ -27,6 +29,7 @@ struct Ctx {
   int numSMs = 132;
   bool fast = false;             // TF32 (fast) or 3xTF32 (accurate) matrix products
   bool syncEachOp = false;       // debug: synchronise after every launch so that errors name their op
+  int gemmBlocksPerSM = 1;       // experiment (LRPSEG_CUDA_GEMM_BLOCKS=2): the 128-row GEMM compiled for 2 blocks per SM
   // Device allocator hooks (the runtime owns memory); used for GEMM split-K partials.
   void* (*alloc)(void* self, size_t bytes, const char* op) = nullptr;
   void (*release)(void* self, void* p) = nullptr;

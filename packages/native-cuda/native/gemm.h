@@ -180,6 +180,210 @@ HD inline void gemmEpilogue(const GemmParams& p, i64 m64, i64 n64, float acc) {
   else p.out[idx] = v;
 }
 
+// ---- operand walkers -----------------------------------------------------------------------------
+// The tensor-core kernel's threads read their operands along fixed strides: a thread's B column n is
+// fixed and its K index grows by 2 per element (FWD and DGRAD convolutions), its A column k grows by 16
+// per K-step and its A rows by 16 per element. Decomposing every index by division, as gemmLoadA/B do,
+// made integer arithmetic the kernel's bottleneck (1.4 % of an H100's TF32 rate: docs/cuda.md); the
+// walkers below decompose once and then advance mixed-radix counters by carries. The host emulation
+// replays the kernel's per-thread walks with the same code (emulateTcBlocks in kernels_impl.h).
+
+/** A K index of FWD (q: input channel, radix c) or DGRAD (q: output channel, radix o), split as (j, q, kh, kw). */
+struct KPos {
+  u32 j, q, kh, kw;
+};
+
+HD inline KPos kposAt(u32 k, u32 Q, u32 ks) {
+  const u32 kk2 = ks * ks, qkk = Q * kk2;
+  KPos a;
+  a.j = k / qkk;
+  const u32 rem = k - a.j * qkk;
+  a.q = rem / kk2;
+  const u32 t = rem - a.q * kk2;
+  a.kh = t / ks;
+  a.kw = t - a.kh * ks;
+  return a;
+}
+
+/** a += s, both in the radices (·, Q, ks, ks); every digit of s is below its radix, so one carry per digit suffices. */
+HD inline void kposAdd(KPos& a, const KPos& s, u32 Q, u32 ks) {
+  a.kw += s.kw;
+  if (a.kw >= ks) { a.kw -= ks; a.kh++; }
+  a.kh += s.kh;
+  if (a.kh >= ks) { a.kh -= ks; a.q++; }
+  a.q += s.q;
+  if (a.q >= Q) { a.q -= Q; a.j++; }
+  a.j += s.j;
+}
+
+/** An M index split as (row block r, channel mm) with radix R (FWD: o, DGRAD: c). */
+struct MPos {
+  u32 r, mm;
+};
+
+HD inline MPos mposAt(u32 m, u32 R) {
+  MPos a;
+  a.r = m / R;
+  a.mm = m - a.r * R;
+  return a;
+}
+
+HD inline void mposAdd(MPos& a, const MPos& s, u32 R) {
+  a.mm += s.mm;
+  if (a.mm >= R) { a.mm -= R; a.r++; }
+  a.r += s.r;
+}
+
+/** A of FWD or DGRAD (the weight under its row and K block's transform) at the walkers' (m, k). */
+HD inline float gemmLoadAAt(const GemmParams& p, const MPos& m, const KPos& k) {
+  const u32 ks = (u32)p.ks, t = k.kh * ks + k.kw;
+  const i64 idx = p.kind == GEMM_FWD ? ((i64)m.mm * p.c + k.q) * (ks * ks) + t : ((i64)k.q * p.c + m.mm) * (ks * ks) + t;
+  return applyTransform(p.wmode[m.r][k.j], p.wt[idx], p.gamma);
+}
+
+/** A B column of FWD or DGRAD (nFast layout): what the column's index fixes, computed once per thread. */
+struct BCol {
+  const float* x;  // FWD: the image's input planes; DGRAD: the image's dy or R planes
+  const float* z;  // DGRAD lrp: the image's pre-activations
+  float e;         // DGRAD lrp: the image's stabiliser
+  int y0, x0;      // FWD: oy·stride − pad, ox·stride − pad; DGRAD: iy + pad, ix + pad
+};
+
+HD inline BCol bcolAt(const GemmParams& p, u32 ncol) {
+  BCol b;
+  b.z = nullptr;
+  b.e = 0.f;
+  if (p.kind == GEMM_FWD) {
+    const u32 P = (u32)(p.oh * p.ow);
+    const u32 img = ncol / P, pp = ncol - img * P;
+    const u32 oy = pp / (u32)p.ow, ox = pp - oy * (u32)p.ow;
+    b.x = p.x + (i64)img * p.c * p.h * p.w;
+    b.y0 = (int)oy * p.stride - p.pad;
+    b.x0 = (int)ox * p.stride - p.pad;
+  } else {
+    const u32 HW = (u32)(p.h * p.w);
+    const u32 img = ncol / HW, q = ncol - img * HW;
+    const u32 iy = q / (u32)p.w, ix = q - iy * (u32)p.w;
+    const i64 P = (i64)p.oh * p.ow;
+    b.x = p.x + (i64)img * p.o * P;
+    if (p.lrp) {
+      b.z = p.z + (i64)img * p.zC * P;
+      b.e = p.e ? p.e[img] : p.eConst;
+    }
+    b.y0 = (int)iy + p.pad;
+    b.x0 = (int)ix + p.pad;
+  }
+  return b;
+}
+
+/** B of FWD or DGRAD at the column b and the walker's k: gemmLoadB without a division (but DGRAD's stride ≠ 1). */
+HD inline float gemmLoadBAt(const GemmParams& p, const BCol& b, const KPos& k) {
+  if (p.kind == GEMM_FWD) {
+    const int iy = b.y0 + (int)k.kh, ix = b.x0 + (int)k.kw;
+    if ((unsigned)iy >= (unsigned)p.h || (unsigned)ix >= (unsigned)p.w) return 0.f;
+    const int mode = p.srcmode[k.j];
+    if (mode == T_CHAN0) return -p.chan0[k.q];
+    if (mode == T_CHAN1) return -p.chan1[k.q];
+    return applyTransform(mode, b.x[((i64)k.q * p.h + iy) * p.w + ix], 0.f);
+  }
+  int oy = b.y0 - (int)k.kh, ox = b.x0 - (int)k.kw;
+  if (oy < 0 || ox < 0) return 0.f;
+  if (p.stride != 1) {
+    const int s = p.stride, qy = (int)((u32)oy / (u32)s), qx = (int)((u32)ox / (u32)s);
+    if (qy * s != oy || qx * s != ox) return 0.f;
+    oy = qy;
+    ox = qx;
+  }
+  if (oy >= p.oh || ox >= p.ow) return 0.f;
+  const i64 P = (i64)p.oh * p.ow, opix = (i64)oy * p.ow + ox;
+  float v = b.x[(i64)k.q * P + opix];
+  if (p.lrp) {
+    const float zz = b.z[((i64)k.j * p.o + k.q) * P + opix];
+    v = p.coef[k.j] * (v / stabilise(zz, b.e));
+  }
+  return v;
+}
+
+/**
+ * One thread's operand loads of the tensor-core kernel: 256 threads fill a BM×16 tile of A and a 16×128
+ * tile of B per K-step. A: rows m0 + tid/16 + 16i, column k0 + tid%16. B, nFast (FWD and DGRAD
+ * convolutions): column n0 + tid%128, rows k0 + tid/128 + 2i; otherwise (WGRAD, linear layers) column
+ * n0 + tid/16 + 16i, row k0 + tid%16, through gemmLoadB. Steps must be loaded in order from kBegin.
+ */
+template <int BM>
+struct GemmThreadLoader {
+  static constexpr int BK = 16, BN = 128, AE = BM * BK / 256, BE = BK * BN / 256;
+  int tid;
+  bool nFast, walkA;
+  i64 m0, n0, kEnd;
+  MPos mA, mStep;   // A: the row of element 0, and the step 16 between elements
+  KPos kA, kAStep;  // A: this thread's K index, and the step BK between K-steps
+  BCol bc;          // B (nFast): this thread's column
+  bool bValid;
+  KPos kB, kBStep;  // B (nFast): the K index of the next element, and the step 2 between elements
+
+  HD void init(const GemmParams& p, int t, i64 m0_, i64 n0_, i64 kBegin, i64 kEnd_, bool nFast_) {
+    tid = t;
+    nFast = nFast_;
+    m0 = m0_;
+    n0 = n0_;
+    kEnd = kEnd_;
+    walkA = p.kind != GEMM_WGRAD;
+    if (walkA) {
+      const u32 R = (u32)(p.kind == GEMM_FWD ? p.o : p.c), Q = (u32)(p.kind == GEMM_FWD ? p.c : p.o), ks = (u32)p.ks;
+      mA = mposAt((u32)(m0 + tid / BK), R);
+      mStep = mposAt(256 / BK, R);
+      kA = kposAt((u32)(kBegin + tid % BK), Q, ks);
+      kAStep = kposAt(BK, Q, ks);
+    }
+    if (nFast) {
+      const u32 Q = (u32)(p.kind == GEMM_FWD ? p.c : p.o), ks = (u32)p.ks;
+      const i64 n = n0 + tid % BN;
+      bValid = n < p.N;
+      if (bValid) bc = bcolAt(p, (u32)n);
+      kB = kposAt((u32)(kBegin + tid / BN), Q, ks);
+      kBStep = kposAt(256 / BN, Q, ks);
+    }
+  }
+
+  /** The operands of the K-step starting at k0 (the next in order), into ra[AE] and rb[BE]. */
+  HD void load(const GemmParams& p, i64 k0, float* ra, float* rb) {
+    if (walkA) {
+      const u32 R = (u32)(p.kind == GEMM_FWD ? p.o : p.c), Q = (u32)(p.kind == GEMM_FWD ? p.c : p.o), ks = (u32)p.ks;
+      const bool kIn = k0 + tid % BK < kEnd;
+      MPos m = mA;
+      LRPSEG_UNROLL
+      for (int i = 0; i < AE; i++) {
+        const i64 mi = m0 + tid / BK + (256 / BK) * i;
+        ra[i] = (kIn && mi < p.M) ? gemmLoadAAt(p, m, kA) : 0.f;
+        mposAdd(m, mStep, R);
+      }
+      kposAdd(kA, kAStep, Q, ks);
+    } else {
+      LRPSEG_UNROLL
+      for (int i = 0; i < AE; i++) {
+        const i64 m = m0 + tid / BK + (256 / BK) * i, k = k0 + tid % BK;
+        ra[i] = (m < p.M && k < kEnd) ? gemmLoadA(p, m, k) : 0.f;
+      }
+    }
+    if (nFast) {
+      const u32 Q = (u32)(p.kind == GEMM_FWD ? p.c : p.o), ks = (u32)p.ks;
+      LRPSEG_UNROLL
+      for (int i = 0; i < BE; i++) {
+        const i64 k = k0 + tid / BN + (256 / BN) * i;
+        rb[i] = (bValid && k < kEnd) ? gemmLoadBAt(p, bc, kB) : 0.f;
+        kposAdd(kB, kBStep, Q, ks);
+      }
+    } else {
+      LRPSEG_UNROLL
+      for (int i = 0; i < BE; i++) {
+        const i64 k = k0 + tid % BK, n = n0 + tid / BK + (256 / BK) * i;
+        rb[i] = (n < p.N && k < kEnd) ? gemmLoadB(p, k, n) : 0.f;
+      }
+    }
+  }
+};
+
 /** Fills M, N, K from the kind, the geometry and the block counts. */
 inline void gemmDims(GemmParams& p) {
   const long long kk2 = (long long)p.ks * p.ks;

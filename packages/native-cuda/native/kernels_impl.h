@@ -354,51 +354,88 @@ inline float tf32Round(float x) {
   return r;
 }
 
-static void gemmRun(Ctx& ctx, GemmParams& p) {
+/**
+ * The kernel's blocks replayed on the host: each of a block's 256 threads loads its operands through
+ * GemmThreadLoader in the kernel's order (so the emulation checks the device's index walks), and the
+ * tile product rounds as the tensor cores do, summing k in ascending order.
+ */
+template <int BM>
+static void emulateTcBlocks(Ctx& ctx, GemmParams& p, bool nFast) {
+  constexpr int BK = GEMM_BK, BN = GEMM_BN;
+  using L = GemmThreadLoader<BM>;
   const long long M = p.M, N = p.N, K = p.K;
-  std::vector<float> aHi(M * K), aLo(M * K), bHi(N * K), bLo(N * K);
-  for (long long m = 0; m < M; m++)
-    for (long long k = 0; k < K; k++) {
-      const float v = gemmLoadA(p, m, k), hi = tf32Round(v);
-      aHi[m * K + k] = hi;
-      aLo[m * K + k] = tf32Round(v - hi);
-    }
-  for (long long k = 0; k < K; k++)
-    for (long long n = 0; n < N; n++) {
-      const float v = gemmLoadB(p, k, n), hi = tf32Round(v);
-      bHi[n * K + k] = hi;
-      bLo[n * K + k] = tf32Round(v - hi);
-    }
   std::vector<float> partial(p.splits > 1 ? (size_t)(p.splits * M * N) : 0);
-  for (int s = 0; s < p.splits; s++) {
-    const long long k0 = s * p.kChunk, k1 = std::min(K, k0 + p.kChunk);
-    for (long long m = 0; m < M; m++)
-      for (long long n = 0; n < N; n++) {
-        const float* ah = &aHi[m * K];
-        const float* al = &aLo[m * K];
-        const float* bh = &bHi[n * K];
-        const float* bl = &bLo[n * K];
-        float acc = 0.f;
-        if (ctx.fast) {
-          for (long long k = k0; k < k1; k++) acc += ah[k] * bh[k];
-        } else {
-          for (long long k = k0; k < k1; k++) {
-            acc += al[k] * bh[k];
-            acc += ah[k] * bl[k];
-            acc += ah[k] * bh[k];
+  std::vector<L> loaders(256);
+  std::vector<float> aHi(BM * BK), aLo(BM * BK), bHi(BK * BN), bLo(BK * BN), acc((size_t)BM * BN);
+  float ra[L::AE], rb[L::BE];
+  const long long mTiles = (M + BM - 1) / BM, nTiles = (N + BN - 1) / BN;
+  for (int z = 0; z < p.splits; z++) {
+    const long long kBegin = z * p.kChunk, kEnd = std::min(K, kBegin + p.kChunk);
+    const long long numK = kEnd > kBegin ? (kEnd - kBegin + BK - 1) / BK : 0;
+    for (long long by = 0; by < mTiles; by++)
+      for (long long bx = 0; bx < nTiles; bx++) {
+        const long long m0 = by * BM, n0 = bx * BN;
+        const int rows = (int)std::min<long long>(BM, M - m0), cols = (int)std::min<long long>(BN, N - n0);
+        for (int t = 0; t < 256; t++) loaders[t].init(p, t, m0, n0, kBegin, kEnd, nFast);
+        std::fill(acc.begin(), acc.end(), 0.f);
+        for (long long step = 0; step < numK; step++) {
+          const long long k0 = kBegin + step * BK;
+          for (int t = 0; t < 256; t++) {
+            loaders[t].load(p, k0, ra, rb);
+            for (int i = 0; i < L::AE; i++) {
+              const int idx = (t / BK + (256 / BK) * i) * BK + t % BK;
+              aHi[idx] = tf32Round(ra[i]);
+              aLo[idx] = tf32Round(ra[i] - aHi[idx]);
+            }
+            for (int i = 0; i < L::BE; i++) {
+              const int idx = nFast ? (t / BN + (256 / BN) * i) * BN + t % BN : (t % BK) * BN + t / BK + (256 / BK) * i;
+              bHi[idx] = tf32Round(rb[i]);
+              bLo[idx] = tf32Round(rb[i] - bHi[idx]);
+            }
           }
+          const int kk1 = (int)std::min<long long>(BK, kEnd - k0);
+          for (int mi = 0; mi < rows; mi++)
+            for (int ni = 0; ni < cols; ni++) {
+              float a = acc[(size_t)mi * BN + ni];
+              for (int kk = 0; kk < kk1; kk++) {
+                const float ah = aHi[mi * BK + kk], al = aLo[mi * BK + kk], bh = bHi[kk * BN + ni], bl = bLo[kk * BN + ni];
+                if (ctx.fast) {
+                  a += ah * bh;
+                } else {
+                  a += al * bh;
+                  a += ah * bl;
+                  a += ah * bh;
+                }
+              }
+              acc[(size_t)mi * BN + ni] = a;
+            }
         }
-        if (p.splits > 1) partial[(s * M + m) * N + n] = acc;
-        else gemmEpilogue(p, m, n, acc);
+        for (int mi = 0; mi < rows; mi++)
+          for (int ni = 0; ni < cols; ni++) {
+            const float v = acc[(size_t)mi * BN + ni];
+            if (p.splits > 1) partial[(z * M + m0 + mi) * N + n0 + ni] = v;
+            else gemmEpilogue(p, m0 + mi, n0 + ni, v);
+          }
       }
   }
   if (p.splits > 1)
     for (long long m = 0; m < M; m++)
       for (long long n = 0; n < N; n++) {
-        float acc = 0.f;
-        for (int s = 0; s < p.splits; s++) acc += partial[(s * M + m) * N + n];
-        gemmEpilogue(p, m, n, acc);
+        float a = 0.f;
+        for (int z = 0; z < p.splits; z++) a += partial[(z * M + m) * N + n];
+        gemmEpilogue(p, m, n, a);
       }
+}
+
+static bool gemmNFast(const GemmParams& p) {
+  const bool dense = p.kind != GEMM_WGRAD && p.ks == 1 && p.h == 1 && p.w == 1 && p.oh == 1 && p.ow == 1;
+  return !(p.kind == GEMM_WGRAD || dense);
+}
+
+static void gemmRun(Ctx& ctx, GemmParams& p, int bm, const char* op) {
+  (void)op;
+  if (bm == 128) emulateTcBlocks<128>(ctx, p, gemmNFast(p));
+  else emulateTcBlocks<32>(ctx, p, gemmNFast(p));
 }
 #else
 /**
@@ -407,8 +444,8 @@ static void gemmRun(Ctx& ctx, GemmParams& p) {
  * staged in double-buffered shared memory. fast: one TF32 product; otherwise 3×TF32
  * (a_lo·b_hi + a_hi·b_lo + a_hi·b_hi), which recovers FP32 accuracy.
  */
-template <int BM, int WM, int WN>
-__global__ void __launch_bounds__(256) gemmTcKernel(const GemmParams p, int fast, int nFast) {
+template <int BM, int WM, int WN, int MINB>
+__global__ void __launch_bounds__(256, MINB) gemmTcKernel(const GemmParams p, int fast, int nFast) {
   using namespace nvcuda;
   constexpr int BN = GEMM_BN, BK = GEMM_BK, LDA = BK + 4, LDB = BN + 4;
   constexpr int TM = BM / WM, TN = BN / WN, FM = TM / 16, FN = TN / 16;
@@ -423,26 +460,9 @@ __global__ void __launch_bounds__(256) gemmTcKernel(const GemmParams p, int fast
   const long long kBegin = (long long)blockIdx.z * p.kChunk;
   const long long kEnd = p.K < kBegin + p.kChunk ? p.K : kBegin + p.kChunk;
   float ra[AE], rb[BE];
-
-  auto load = [&](long long k0) {
-#pragma unroll
-    for (int i = 0; i < AE; i++) {
-      const long long m = m0 + tid / BK + (256 / BK) * i, k = k0 + tid % BK;
-      ra[i] = (m < p.M && k < kEnd) ? gemmLoadA(p, m, k) : 0.f;
-    }
-#pragma unroll
-    for (int i = 0; i < BE; i++) {
-      long long k, n;
-      if (nFast) {
-        n = n0 + tid % BN;
-        k = k0 + tid / BN + (256 / BN) * i;
-      } else {
-        k = k0 + tid % BK;
-        n = n0 + tid / BK + (256 / BK) * i;
-      }
-      rb[i] = (n < p.N && k < kEnd) ? gemmLoadB(p, k, n) : 0.f;
-    }
-  };
+  GemmThreadLoader<BM> loader;
+  loader.init(p, tid, m0, n0, kBegin, kEnd, nFast != 0);
+  auto load = [&](long long k0) { loader.load(p, k0, ra, rb); };
   auto store = [&](int buf) {
     float* As = smem + buf * BM * LDA;
     float* Bs = smem + 2 * BM * LDA + buf * BK * LDB;
@@ -546,14 +566,19 @@ __global__ void __launch_bounds__(256) gemmTcKernel(const GemmParams p, int fast
     }
 }
 
-static void gemmRun(Ctx& ctx, GemmParams& p, int bm, const char* op) {
+static bool gemmNFast(const GemmParams& p) {
   const bool dense = p.kind != GEMM_WGRAD && p.ks == 1 && p.h == 1 && p.w == 1 && p.oh == 1 && p.ow == 1;
-  const int nFast = (p.kind == GEMM_WGRAD || dense) ? 0 : 1;
+  return !(p.kind == GEMM_WGRAD || dense);
+}
+
+static void gemmRun(Ctx& ctx, GemmParams& p, int bm, const char* op) {
+  const int nFast = gemmNFast(p) ? 1 : 0;
   const dim3 grid((unsigned)((p.N + GEMM_BN - 1) / GEMM_BN), (unsigned)((p.M + bm - 1) / bm), (unsigned)p.splits);
   if (grid.y > 65535u || grid.z > 65535u) throw DeviceError("NOT_IMPLEMENTED", std::string(op) + ": matrix product too large for one launch");
   const cudaStream_t s = (cudaStream_t)ctx.stream;
-  if (bm == 128) gemmTcKernel<128, 2, 4><<<grid, 256, 0, s>>>(p, ctx.fast ? 1 : 0, nFast);
-  else gemmTcKernel<32, 2, 4><<<grid, 256, 0, s>>>(p, ctx.fast ? 1 : 0, nFast);
+  if (bm == 128 && ctx.gemmBlocksPerSM == 2) gemmTcKernel<128, 2, 4, 2><<<grid, 256, 0, s>>>(p, ctx.fast ? 1 : 0, nFast);
+  else if (bm == 128) gemmTcKernel<128, 2, 4, 1><<<grid, 256, 0, s>>>(p, ctx.fast ? 1 : 0, nFast);
+  else gemmTcKernel<32, 2, 4, 1><<<grid, 256, 0, s>>>(p, ctx.fast ? 1 : 0, nFast);
   checkLaunch(ctx, op);
 }
 #endif
@@ -573,7 +598,7 @@ void gemm(Ctx& ctx, GemmParams p, const char* op) {
   const int bm = p.M <= 32 ? 32 : 128;
   planSplits(p, ctx.numSMs, bm);
 #ifdef LRPSEG_EMULATE
-  gemmRun(ctx, p);
+  gemmRun(ctx, p, bm, op);
 #else
   float* partial = nullptr;
   if (p.splits > 1) {

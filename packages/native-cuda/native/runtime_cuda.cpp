@@ -1,3 +1,4 @@
+#include <cstdlib>
 #include <cuda_runtime.h>
 #include <algorithm>
 #include <cstring>
@@ -103,6 +104,7 @@ Runtime::Runtime(int device, bool fast) : impl_(new Impl) {
   ctx.stream = impl_->stream;
   ctx.numSMs = info.numSMs;
   ctx.fast = fast;
+  if (const char* b = std::getenv("LRPSEG_CUDA_GEMM_BLOCKS")) ctx.gemmBlocksPerSM = std::atoi(b) == 2 ? 2 : 1;
   ctx.alloc = allocHook;
   ctx.release = releaseHook;
   ctx.owner = this;
