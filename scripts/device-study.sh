@@ -9,9 +9,9 @@
 #
 # Prepare here:  bash ../shared/device/prepare.sh; bash scripts/setup.sh; pnpm bundle:offline;
 #                bash scripts/device-data.sh
-# Call 1:        carry [".devdata"], command: ls .devdata            (the data stays while the machine is warm)
-# Call 2, at once: carry [".device", "build/offline"], command:
-#                source .device/env.sh; BUDGET=420 bash scripts/device-study.sh 2>&1 | tee $OUT/log.txt
+# Call 1:        the device check with carry [".device", "build/offline", ".devsamples"] (docs/cuda.md)
+# Call 2, within 30 s (the machine stays warm; .device and build/offline stay there): carry [".devdata"],
+#                source .device/env.sh; BUDGET=285 bash scripts/device-study.sh 2>&1 | tee $OUT/log.txt
 # Env: BUDGET (s, default 420), ARCH (vgg11-onefc), SEED (0), BACKEND (cuda), LEVERS (train options), SIZE, WIDTH_DIVISOR,
 #      WORKERS (data loading threads, default 12: images are decoded in pure JS there, no sharp),
 #      LRPSEG_DEVICE (GPU index), OUT.

@@ -183,6 +183,18 @@ describe('usage errors exit 2', () => {
   });
 });
 
+describe('every command with --backend picks the GPU with --device', () => {
+  // device-study.sh passed --device to eval on the GPU machine, which then knew no such option
+  for (const argv of [['explain'], ['segment'], ['eval'], ['calibrate'], ['bench'], ['train', 'classifier'], ['train', 'unet'], ['reproduce', 'magnetic-tile']]) {
+    it(argv.join(' '), async () => {
+      const h = await lrpseg(...argv, '--help');
+      expect(h.code).toBe(0);
+      expect(h.stdout).toContain('--backend');
+      expect(h.stdout).toContain('--device <n>');
+    });
+  }
+});
+
 describe('unexpected errors', () => {
   it('become one line, with the stack only under --debug', async () => {
     const { reportError } = await import('../src/cli.js');

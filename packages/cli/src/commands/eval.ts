@@ -81,6 +81,8 @@ export interface EvalOptions {
   readonly pool: PoolRule;
   readonly backend: BackendName;
   readonly threads?: number;
+  /** GPU index for the cuda backend (default 0). */
+  readonly device?: number;
   readonly segmentThreads?: number;
   readonly batchSize: number;
   readonly examples: number;
@@ -722,7 +724,7 @@ export async function evalCommand(o: EvalOptions, io: CliIo): Promise<number> {
   const eo: EvalOptions = { ...o, views };
   if (o.preds.length === 0) {
     const threads = resolveThreads(o.threads, io.env);
-    const backend = await createBackend(o.backend, threads !== undefined ? { threads } : {});
+    const backend = await createBackend(o.backend, { ...(threads !== undefined ? { threads } : {}), ...(o.device !== undefined ? { device: o.device } : {}) });
     const pool = createSegmentPool({ threads: o.segmentThreads ?? defaultSegmentThreads(io.env) });
     try {
       const loaded: Model[] = [];
@@ -924,6 +926,7 @@ export function registerEval(program: Command, io: CliIo, setResult: (code: numb
     .addOption(new Option('--pool <rule>', 'max-pool relevance rule').choices(['wta', 'avg']).default('wta'))
     .addOption(new Option('--backend <name>', 'compute backend').choices([...BACKEND_NAMES]).default('cpu'))
     .addOption(new Option('--threads <n>', 'CPU backend worker threads').argParser(intArg(1, 1024)))
+    .addOption(new Option('--device <n>', 'GPU index for the cuda backend (default 0)').argParser(intArg(0, 1023)))
     .addOption(new Option('--segment-threads <n>', 'segmentation worker threads (0: main thread)').argParser(intArg(0, 256)))
     .option('--batch-size <n>', 'images per batch', intArg(1, 65536), 8)
     .option('--examples <n>', 'example rows per panel', intArg(0, 64), 4)
@@ -953,6 +956,7 @@ export function registerEval(program: Command, io: CliIo, setResult: (code: numb
             pool: opts.pool as PoolRule,
             backend: opts.backend as BackendName,
             ...(opts.threads !== undefined ? { threads: opts.threads as number } : {}),
+            ...(opts.device !== undefined ? { device: opts.device as number } : {}),
             ...(opts.segmentThreads !== undefined ? { segmentThreads: opts.segmentThreads as number } : {}),
             batchSize: opts.batchSize as number,
             examples: opts.examples as number,

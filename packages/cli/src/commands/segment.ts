@@ -132,6 +132,8 @@ export interface SegmentImagesOptions {
   readonly pool: PoolRule;
   readonly backend: BackendName;
   readonly threads?: number;
+  /** GPU index for the cuda backend (default 0). */
+  readonly device?: number;
   readonly segmentThreads?: number;
   readonly batchSize: number;
   readonly out: string;
@@ -266,7 +268,7 @@ export async function segmentImagesCommand(o: SegmentImagesOptions, io: CliIo): 
   const started = new Date();
   const t0 = Date.now();
   const threads = resolveThreads(o.threads, io.env);
-  const backend = await createBackend(o.backend, threads !== undefined ? { threads } : {});
+  const backend = await createBackend(o.backend, { ...(threads !== undefined ? { threads } : {}), ...(o.device !== undefined ? { device: o.device } : {}) });
   let model: Model | undefined;
   let pool: SegmentPool | undefined;
   let interrupted = false;
@@ -519,6 +521,7 @@ export function registerSegment(program: Command, io: CliIo, setResult: (code: n
     .addOption(new Option('--pool <rule>', 'max-pool relevance rule').choices(['wta', 'avg']).default('wta'))
     .addOption(new Option('--backend <name>', 'compute backend').choices([...BACKEND_NAMES]).default('cpu'))
     .addOption(new Option('--threads <n>', 'CPU backend worker threads (default: LRPSEG_THREADS, else all cores)').argParser(intArg(1, 1024)))
+    .addOption(new Option('--device <n>', 'GPU index for the cuda backend (default 0)').argParser(intArg(0, 1023)))
     .addOption(new Option('--segment-threads <n>', 'segmentation worker threads (default: cores − 1; 0 runs on the main thread)').argParser(intArg(0, 256)))
     .option('--batch-size <n>', 'images per batch', intArg(1, 65536), 8)
     .option('--no-gate', 'explain and segment every image, whatever the classifier says')
@@ -571,6 +574,7 @@ export function registerSegment(program: Command, io: CliIo, setResult: (code: n
             pool: opts.pool as PoolRule,
             backend: opts.backend as BackendName,
             ...(opts.threads !== undefined ? { threads: opts.threads as number } : {}),
+            ...(opts.device !== undefined ? { device: opts.device as number } : {}),
             ...(segmentThreads !== undefined ? { segmentThreads } : {}),
             batchSize: opts.batchSize as number,
             out: opts.out as string,
