@@ -60,13 +60,21 @@ if [[ -d .devsamples && -f $B/fidelity.mjs ]]; then
   say "fidelity: cuda fast vs accurate on the bundled trained model and $(ls .devsamples | wc -l) real images; full size vs the CPU"
   LRPSEG_DEVICE=$DEVICE timeout 75 node "$B/fidelity.mjs" models/mt-vgg11-onefc-w8.safetensors .devsamples 2>&1 | tee "$OUTDIR/fidelity.txt"
 fi
+if [[ -f $B/precision-probe.mjs ]]; then
+  say "precision probe: single ops at full-size geometries, cuda accurate and fast and a float32 CPU GEMM against the float64 reference"
+  LRPSEG_DEVICE=$DEVICE timeout 120 node "$B/precision-probe.mjs" 2>&1 | tee "$OUTDIR/precision-probe.txt"
+fi
+say "conformance of the 2-blocks-per-SM GEMM variant (LRPSEG_CUDA_GEMM_BLOCKS=2, opt-in until this passes)"
+LRPSEG_CUDA_GEMM_BLOCKS=2 LRPSEG_DEVICE=$DEVICE timeout 60 node "$B/conformance.mjs" > "$OUTDIR/conformance-2blocks.txt" 2>&1
+grep -E '^(✓|✗)|passed' "$OUTDIR/conformance-2blocks.txt" | head -5
+
 say "PyTorch baseline"
 if [[ -f build/offline/anchors/pytorch_lrp_bench.py ]]; then
   timeout 120 python3 build/offline/anchors/pytorch_lrp_bench.py 64 256 > "$OUTDIR/pytorch.txt" 2>&1 || echo "pytorch baseline exited $?: $(tail -2 "$OUTDIR/pytorch.txt" | tr '\n' ' ')"
   grep -E 'img/s|torch ' "$OUTDIR/pytorch.txt"
 fi
 
-# Most telling runs first; each gets what is left of the budget (60 s kept for WebGPU's rows), so that a
+# Most telling runs first; each gets what is left of the budget (60 s kept for the rest), so that a
 # slow kernel costs the later rows, not the call.
 say "lrpseg bench: cuda"
 bench() { # TAG SECONDS ARGS...: one bench run into bench-TAG.{json,txt}
@@ -81,6 +89,9 @@ for run in fast:vgg11-128n:256 accurate:vgg11-128n:256 fast:vgg11-128n:64 accura
   IFS=: read -r prec arch bs <<< "$run"
   train=(); [[ $bs -eq 64 ]] && train=(--train)
   LRPSEG_CUDA_PRECISION=$prec bench "$prec-$arch-$bs" $(( $(left) - 60 )) --arch "$arch" --batch-size "$bs" --backend cuda --device "$DEVICE" "${train[@]}"
+done
+for prec in fast accurate; do
+  LRPSEG_CUDA_GEMM_BLOCKS=2 LRPSEG_CUDA_PRECISION=$prec bench "2blocks-$prec-vgg11-128n-256" $(( $(left) - 40 )) --arch vgg11-128n --batch-size 256 --backend cuda --device "$DEVICE"
 done
 if [[ -f $dawn ]]; then
   say "lrpseg bench: webgpu"
@@ -130,6 +141,18 @@ for (const prec of ['accurate', 'fast']) for (const arch of ['vgg11-128n', 'vgg1
     }
   }
 }
+// the 2-blocks-per-SM GEMM variant (LRPSEG_CUDA_GEMM_BLOCKS=2), 128N batch 256, against PyTorch as above
+for (const prec of ['fast', 'accurate']) {
+  const f = path.join(dir, `bench-2blocks-${prec}-vgg11-128n-256.json`);
+  if (!fs.existsSync(f)) continue;
+  const b = JSON.parse(fs.readFileSync(f, 'utf8')).backends[0];
+  if (!b.available) continue;
+  for (const t of b.results) {
+    const r = torch.rows.get(`256-${prec === 'fast'}`);
+    const ref = r ? r[t.task] : null;
+    rows.push(['vgg11-128n', '256', `${prec}, 2 blocks/SM`, t.task, t.images_per_s.toFixed(0), ref ? `${ref} (${prec === 'fast' ? 'TF32' : 'strict FP32'})` : '', ref ? (t.images_per_s / ref).toFixed(2) + '×' : '']);
+  }
+}
 // WebGPU rows (128N, batch 64): against CUDA's fast and accurate modes on the same task, and PyTorch strict FP32
 const cudaIps = (prec, task) => {
   const f = path.join(dir, `bench-${prec}-vgg11-128n-64.json`);
@@ -162,5 +185,6 @@ echo "conformance (cuda): ${conf_line:-did not finish}"
 wconf_line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$OUTDIR/conformance-webgpu.txt" 2>/dev/null | tail -1)
 echo "conformance (webgpu): ${wconf_line:-did not run or finish}"
 echo "fidelity: $(tail -1 "$OUTDIR/fidelity.txt" 2>/dev/null || echo 'did not run')"
+echo "conformance (cuda, 2 blocks/SM): $(grep -E '^[0-9]+ passed, [0-9]+ failed' "$OUTDIR/conformance-2blocks.txt" 2>/dev/null | tail -1 || echo 'did not run')"
 say "done"
 [[ -n $conf_line && $conf_line == *" 0 failed"* ]]
