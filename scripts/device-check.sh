@@ -12,14 +12,14 @@
 # Run there:     the device tool with carry [".device", "build/offline", ".devsamples"] and the command
 #                source .device/env.sh; bash scripts/device-check.sh
 # Env: LRPSEG_DEVICE (GPU index, default 0), ITERS (timed iterations, default 3), OUT (logs and JSON),
-#      BUDGET (s for everything before the table, default 340).
+#      BUDGET (s for everything before the table, default 380; timeout_s 480 leaves room for the start).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 B=build/offline/lrpseg
 OUTDIR=${OUT:-/tmp/lrpseg-device-check}
 DEVICE=${LRPSEG_DEVICE:-0}
 ITERS=${ITERS:-3}
-BUDGET=${BUDGET:-340}
+BUDGET=${BUDGET:-380}
 mkdir -p "$OUTDIR"
 start=$(date +%s)
 say() { printf '== %s (%ds)\n' "$*" "$(( $(date +%s) - start ))"; }
@@ -64,9 +64,11 @@ if [[ -f $B/precision-probe.mjs ]]; then
   say "precision probe: single ops at full-size geometries, cuda accurate and fast and a float32 CPU GEMM against the float64 reference"
   LRPSEG_DEVICE=$DEVICE timeout 120 node "$B/precision-probe.mjs" 2>&1 | tee "$OUTDIR/precision-probe.txt"
 fi
-say "conformance of the 2-blocks-per-SM GEMM variant (LRPSEG_CUDA_GEMM_BLOCKS=2, opt-in until this passes)"
+say "conformance of the experiments: the 2-blocks-per-SM GEMM (LRPSEG_CUDA_GEMM_BLOCKS=2) and accurate mode's sums outside the MMA (LRPSEG_CUDA_ACCURATE=split)"
 LRPSEG_CUDA_GEMM_BLOCKS=2 LRPSEG_DEVICE=$DEVICE timeout 60 node "$B/conformance.mjs" > "$OUTDIR/conformance-2blocks.txt" 2>&1
 grep -E '^(✓|✗)|passed' "$OUTDIR/conformance-2blocks.txt" | head -5
+LRPSEG_CUDA_ACCURATE=split LRPSEG_DEVICE=$DEVICE timeout 60 node "$B/conformance.mjs" > "$OUTDIR/conformance-split.txt" 2>&1
+grep -E '^(✓|✗)|passed' "$OUTDIR/conformance-split.txt" | head -5
 
 say "PyTorch baseline"
 if [[ -f build/offline/anchors/pytorch_lrp_bench.py ]]; then
@@ -93,12 +95,23 @@ done
 for prec in fast accurate; do
   LRPSEG_CUDA_GEMM_BLOCKS=2 LRPSEG_CUDA_PRECISION=$prec bench "2blocks-$prec-vgg11-128n-256" $(( $(left) - 40 )) --arch vgg11-128n --batch-size 256 --backend cuda --device "$DEVICE"
 done
+LRPSEG_CUDA_ACCURATE=split LRPSEG_CUDA_PRECISION=accurate bench "split-accurate-vgg11-128n-256" $(( $(left) - 40 )) --arch vgg11-128n --batch-size 256 --backend cuda --device "$DEVICE"
 if [[ -f $dawn ]]; then
   say "lrpseg bench: webgpu"
   LRPSEG_WEBGPU_F16=0 bench "webgpu-f32-vgg11-128n-64" $(( $(left) / 2 )) --arch vgg11-128n --batch-size 64 --backend webgpu
   if grep -q 'shader-f16 available' "$OUTDIR/conformance-webgpu.txt" 2>/dev/null; then
     LRPSEG_WEBGPU_F16=1 bench "webgpu-f16-vgg11-128n-64" "$(left)" --arch vgg11-128n --batch-size 64 --backend webgpu
   fi
+fi
+# Why the GEMM is slow: stall reasons, occupancy and memory throughput of two launches (conv2 and conv3
+# forward) from ncu, the CUDA profiler (nsys is not installed there)
+NCU=$(command -v ncu || ls /usr/local/cuda/bin/ncu 2>/dev/null)
+if [[ -n $NCU ]] && (( $(left) >= 40 )); then
+  say "ncu: gemmTcKernel, conv2 and conv3 forward (fast, batch 64)"
+  LRPSEG_CUDA_PRECISION=fast timeout "$(left)" "$NCU" --section SpeedOfLight --section WarpStateStats --section SchedulerStats \
+    --section Occupancy --section LaunchStats --section MemoryWorkloadAnalysis -k regex:gemmTcKernel --launch-skip 1 --launch-count 2 \
+    node "$B/bench.mjs" --arch vgg11-128n --batch-size 64 --backend cuda --device "$DEVICE" --iters 1 --warmup 0 -q > "$OUTDIR/ncu-gemm.txt" 2>&1
+  grep -E "Stall|Warp Cycles Per Issued|Achieved Occupancy|Compute \(SM\) Throughput|Memory Throughput|Registers Per" "$OUTDIR/ncu-gemm.txt" | head -30
 fi
 fi
 
@@ -153,6 +166,16 @@ for (const prec of ['fast', 'accurate']) {
     rows.push(['vgg11-128n', '256', `${prec}, 2 blocks/SM`, t.task, t.images_per_s.toFixed(0), ref ? `${ref} (${prec === 'fast' ? 'TF32' : 'strict FP32'})` : '', ref ? (t.images_per_s / ref).toFixed(2) + '×' : '']);
   }
 }
+// accurate mode with its sums outside the MMA (LRPSEG_CUDA_ACCURATE=split), 128N batch 256
+{
+  const f = path.join(dir, 'bench-split-accurate-vgg11-128n-256.json');
+  const b = fs.existsSync(f) ? JSON.parse(fs.readFileSync(f, 'utf8')).backends[0] : null;
+  if (b && b.available) for (const t of b.results) {
+    const r = torch.rows.get('256-false');
+    const ref = r ? r[t.task] : null;
+    rows.push(['vgg11-128n', '256', 'accurate, split sums', t.task, t.images_per_s.toFixed(0), ref ? `${ref} (strict FP32)` : '', ref ? (t.images_per_s / ref).toFixed(2) + '×' : '']);
+  }
+}
 // WebGPU rows (128N, batch 64): against CUDA's fast and accurate modes on the same task, and PyTorch strict FP32
 const cudaIps = (prec, task) => {
   const f = path.join(dir, `bench-${prec}-vgg11-128n-64.json`);
@@ -186,5 +209,6 @@ wconf_line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$OUTDIR/conformance-webgpu
 echo "conformance (webgpu): ${wconf_line:-did not run or finish}"
 echo "fidelity: $(tail -1 "$OUTDIR/fidelity.txt" 2>/dev/null || echo 'did not run')"
 echo "conformance (cuda, 2 blocks/SM): $(grep -E '^[0-9]+ passed, [0-9]+ failed' "$OUTDIR/conformance-2blocks.txt" 2>/dev/null | tail -1 || echo 'did not run')"
+echo "conformance (cuda, accurate split): $(grep -E '^[0-9]+ passed, [0-9]+ failed' "$OUTDIR/conformance-split.txt" 2>/dev/null | tail -1 || echo 'did not run')"
 say "done"
 [[ -n $conf_line && $conf_line == *" 0 failed"* ]]

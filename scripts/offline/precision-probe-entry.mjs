@@ -28,9 +28,19 @@ const gemm32 = (transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate) => 
     for (let j = 0; j < n; j++) c[i * ldc + j] = accumulate ? f(c[i * ldc + j] + row[j]) : row[j];
   }
 };
+const splitBackend = async () => {
+  // accurate mode with its sums outside the MMA (the experiment LRPSEG_CUDA_ACCURATE=split, read at creation)
+  process.env.LRPSEG_CUDA_ACCURATE = 'split';
+  try {
+    return await createCudaBackend({ device, precision: 'accurate' });
+  } finally {
+    delete process.env.LRPSEG_CUDA_ACCURATE;
+  }
+};
 const backends = [
   ['fp32 cpu', new CpuBackend({ gemm: gemm32 })],
   ['cuda accurate', await createCudaBackend({ device, precision: 'accurate' })],
+  ['cuda accurate split', await splitBackend()],
   ['cuda fast', await createCudaBackend({ device, precision: 'fast' })],
 ];
 const ref = await createBackend('cpu', { threads: 8 });

@@ -29,6 +29,7 @@ struct Ctx {
   int numSMs = 132;
   bool fast = false;             // TF32 (fast) or 3xTF32 (accurate) matrix products
   bool syncEachOp = false;       // debug: synchronise after every launch so that errors name their op
+  bool accurateSplit = false;    // experiment (LRPSEG_CUDA_ACCURATE=split): accurate mode's sums outside the MMA
   int gemmBlocksPerSM = 1;       // experiment (LRPSEG_CUDA_GEMM_BLOCKS=2): the 128-row GEMM compiled for 2 blocks per SM
   // Device allocator hooks (the runtime owns memory); used for GEMM split-K partials.
   void* (*alloc)(void* self, size_t bytes, const char* op) = nullptr;

@@ -444,7 +444,7 @@ static void gemmRun(Ctx& ctx, GemmParams& p, int bm, const char* op) {
  * staged in double-buffered shared memory. fast: one TF32 product; otherwise 3×TF32
  * (a_lo·b_hi + a_hi·b_lo + a_hi·b_hi), which recovers FP32 accuracy.
  */
-template <int BM, int WM, int WN, int MINB>
+template <int BM, int WM, int WN, int MINB, bool SPLIT>
 __global__ void __launch_bounds__(256, MINB) gemmTcKernel(const GemmParams p, int fast, int nFast) {
   using namespace nvcuda;
   constexpr int BN = GEMM_BN, BK = GEMM_BK, LDA = BK + 4, LDB = BN + 4;
@@ -530,14 +530,32 @@ __global__ void __launch_bounds__(256, MINB) gemmTcKernel(const GemmParams p, in
             bl[j].x[e] = wmma::__float_to_tf32(v - hi);
             b[j].x[e] = hi;
           }
+        if constexpr (SPLIT) {
+          // experiment (LRPSEG_CUDA_ACCURATE=split): the three products of this k8 step into a zeroed
+          // fragment, then an FP32 add outside the tensor core, so that the running sum is not rounded
+          // by the MMA's accumulation (Ootomo & Yokota's 3xTF32 scheme)
+          wmma::fragment<wmma::accumulator, 16, 16, 8, float> t;
 #pragma unroll
-        for (int i = 0; i < FM; i++)
+          for (int i = 0; i < FM; i++)
 #pragma unroll
-          for (int j = 0; j < FN; j++) {
-            wmma::mma_sync(acc[i][j], al[i], b[j], acc[i][j]);
-            wmma::mma_sync(acc[i][j], a[i], bl[j], acc[i][j]);
-            wmma::mma_sync(acc[i][j], a[i], b[j], acc[i][j]);
-          }
+            for (int j = 0; j < FN; j++) {
+              wmma::fill_fragment(t, 0.f);
+              wmma::mma_sync(t, al[i], b[j], t);
+              wmma::mma_sync(t, a[i], bl[j], t);
+              wmma::mma_sync(t, a[i], b[j], t);
+#pragma unroll
+              for (int e = 0; e < t.num_elements; e++) acc[i][j].x[e] += t.x[e];
+            }
+        } else {
+#pragma unroll
+          for (int i = 0; i < FM; i++)
+#pragma unroll
+            for (int j = 0; j < FN; j++) {
+              wmma::mma_sync(acc[i][j], al[i], b[j], acc[i][j]);
+              wmma::mma_sync(acc[i][j], a[i], bl[j], acc[i][j]);
+              wmma::mma_sync(acc[i][j], a[i], b[j], acc[i][j]);
+            }
+        }
       }
     }
     if (t + 1 < numK) store((t + 1) & 1);
@@ -573,12 +591,20 @@ static bool gemmNFast(const GemmParams& p) {
 
 static void gemmRun(Ctx& ctx, GemmParams& p, int bm, const char* op) {
   const int nFast = gemmNFast(p) ? 1 : 0;
+  const int fast = ctx.fast ? 1 : 0;
   const dim3 grid((unsigned)((p.N + GEMM_BN - 1) / GEMM_BN), (unsigned)((p.M + bm - 1) / bm), (unsigned)p.splits);
   if (grid.y > 65535u || grid.z > 65535u) throw DeviceError("NOT_IMPLEMENTED", std::string(op) + ": matrix product too large for one launch");
   const cudaStream_t s = (cudaStream_t)ctx.stream;
-  if (bm == 128 && ctx.gemmBlocksPerSM == 2) gemmTcKernel<128, 2, 4, 2><<<grid, 256, 0, s>>>(p, ctx.fast ? 1 : 0, nFast);
-  else if (bm == 128) gemmTcKernel<128, 2, 4, 1><<<grid, 256, 0, s>>>(p, ctx.fast ? 1 : 0, nFast);
-  else gemmTcKernel<32, 2, 4, 1><<<grid, 256, 0, s>>>(p, ctx.fast ? 1 : 0, nFast);
+  if (!ctx.fast && ctx.accurateSplit) {
+    if (bm == 128) gemmTcKernel<128, 2, 4, 1, true><<<grid, 256, 0, s>>>(p, 0, nFast);
+    else gemmTcKernel<32, 2, 4, 1, true><<<grid, 256, 0, s>>>(p, 0, nFast);
+  } else if (bm == 128 && ctx.gemmBlocksPerSM == 2) {
+    gemmTcKernel<128, 2, 4, 2, false><<<grid, 256, 0, s>>>(p, fast, nFast);
+  } else if (bm == 128) {
+    gemmTcKernel<128, 2, 4, 1, false><<<grid, 256, 0, s>>>(p, fast, nFast);
+  } else {
+    gemmTcKernel<32, 2, 4, 1, false><<<grid, 256, 0, s>>>(p, fast, nFast);
+  }
   checkLaunch(ctx, op);
 }
 #endif
