@@ -5,5 +5,5 @@
 export { backendConformance, expectLrpsegError, relativeL2Error, type ConformanceOptions } from './conformance.js';
 export * from './random.js';
 export * from './reference.js';
-export { lrpConformance, type LrpConformanceOptions } from './lrp-conformance.js';
+export { heatmapConformance, lrpConformance, vggHeatmapAgreement, type LrpConformanceOptions } from './lrp-conformance.js';
 export { denseRule, directConv, matrixOf, relL2 } from './dense-lrp.js';

@@ -308,10 +308,20 @@ export function lrpConformance(label: string, make: () => Promise<Backend>, opts
   });
 
 
+  vggHeatmapAgreement(label, () => backend, heatmapRtol);
+}
+
+/**
+ * VGG-A 128N and one FC heatmaps (`montavon`, `ours`; 32 × 32 input, widths / 16, three images) of a
+ * backend against the reference CPU backend, within `heatmapRtol` relative L2. `report` receives each
+ * measured error (e.g. console.log, where a bound is still a first guess).
+ */
+export function vggHeatmapAgreement(label: string, backendOf: () => Backend, heatmapRtol: number, report?: (line: string) => void): void {
   describe(`${label}: VGG heatmaps agree with the reference CPU backend`, () => {
     for (const variant of ['128n', 'onefc'] as const) {
       for (const spec of ['montavon', 'ours']) {
         it(`${variant}, ${spec}`, async () => {
+          const backend = backendOf();
           const ref = new CpuBackend();
           const meta = small(variant);
           const refModel = buildVgg(ref, meta, { seed: 21, biasStd: 0.05 });
@@ -320,10 +330,24 @@ export function lrpConformance(label: string, make: () => Promise<Backend>, opts
           const composite = parseComposite(spec, meta);
           const want = await explain(refModel, ref.fromArray(images, [3, 3, 32, 32]), { composite }).read();
           const got = await explain(model, backend.fromArray(images, [3, 3, 32, 32]), { composite }).read();
-          expect(relL2(got, want)).toBeLessThan(heatmapRtol);
+          const err = relL2(got, want);
+          report?.(`${label}: VGG ${variant} ${spec} heatmap relative L2 against the CPU ${err.toExponential(2)}`);
+          expect(err).toBeLessThan(heatmapRtol);
           model.dispose();
         });
       }
     }
   });
+}
+
+/** vggHeatmapAgreement on a backend of its own (made before, destroyed after). */
+export function heatmapConformance(label: string, make: () => Promise<Backend>, opts: { readonly heatmapRtol: number; readonly report?: (line: string) => void }): void {
+  let backend: Backend;
+  beforeAll(async () => {
+    backend = await make();
+  });
+  afterAll(async () => {
+    if (backend) await backend.destroy();
+  });
+  vggHeatmapAgreement(label, () => backend, opts.heatmapRtol, opts.report);
 }
