@@ -13,6 +13,7 @@
 # Call 2, within 30 s (the machine stays warm; .device and build/offline stay there): carry [".devdata"],
 #                source .device/env.sh; BUDGET=285 bash scripts/device-study.sh 2>&1 | tee $OUT/log.txt
 # Env: BUDGET (s, default 420), ARCH (vgg11-onefc), SEED (0), BACKEND (cuda), LEVERS (train options), SIZE, WIDTH_DIVISOR,
+#      LEVERS_B (other train options: then two runs of half the epochs each, evaluated side by side, no calibration),
 #      WORKERS (data loading threads, default 12: images are decoded in pure JS there, no sharp),
 #      LRPSEG_DEVICE (GPU index), OUT.
 # Back here:     cat the model parts in order (model-f16.safetensors.part-*) into one file.
@@ -29,7 +30,7 @@ WIDTH_DIVISOR=${WIDTH_DIVISOR:-1}
 WORKERS=${WORKERS:-12}
 # the paper's rates (the only ones seen to learn at full width: the issue's PyTorch run) with the CPU's best levers
 LEVERS=${LEVERS:---label-smoothing 0.1 --optimizer adamw --weight-decay 0.05 --lr-conv 1e-4 --lr-fc 1e-3}
-WORK=/tmp/lrpseg-study
+WORK=$(mktemp -d /tmp/lrpseg-study.XXXXXX)   # fresh: train resumes from the checkpoints it finds in --out
 start=$(date +%s)
 say() { printf '== %s (%ds)\n' "$*" "$(( $(date +%s) - start ))"; }
 left() { echo $(( BUDGET - ($(date +%s) - start) )); }
@@ -50,14 +51,50 @@ epoch_s=$(node -e 'const l=require("fs").readFileSync(process.argv[1],"utf8").tr
 # keep 25 % of what is left (at least 60 s) for start-up, the evaluation and the copies
 avail=$(( $(left) * 3 / 4 ))
 (( $(left) - avail < 60 )) && avail=$(( $(left) - 60 ))
-epochs=$(( avail / epoch_s ))
-say "one epoch took ${epoch_s} s; training for $epochs epochs"
+runs=1; [[ -n ${LEVERS_B:-} ]] && runs=2
+epochs=$(( avail / epoch_s / runs ))
+say "one epoch took ${epoch_s} s; training $runs run(s) of $epochs epochs"
 (( epochs >= 2 )) || { echo "device-study: the budget leaves no room for a run (one epoch ${epoch_s} s)"; exit 1; }
 warmup=$(( epochs * 35 / 10 ))
+train_run() { # DIR LEVERS...: one training run of $epochs epochs
+  local dir=$1; shift
+  L train classifier "${C[@]}" "$@" --epochs "$epochs" --warmup "$warmup" --schedule cosine --out "$dir" > "$dir.txt" 2>&1 || { echo "training failed:"; tail -20 "$dir.txt"; }
+  tail -3 "$dir.txt"
+}
+best_val() { node -e 'const l=require("fs").readFileSync(process.argv[1],"utf8").trim().split("\n").map(JSON.parse);console.log(Math.max(...l.map((e)=>e.val.balancedAccuracy)))' "$1/train-log.jsonl" 2>/dev/null || echo 0; }
+model_parts() { # RUN: the model as F16 in parts of 15 MiB, and its sha256
+  say "model (F16, in parts): $1"
+  if L convert "$1/model.safetensors" --dtype F16 -o "$WORK/model-f16.safetensors" -q; then
+    split -b 15M -d "$WORK/model-f16.safetensors" "$OUTDIR/model-f16.safetensors.part-"
+    sha256sum "$WORK/model-f16.safetensors" | tee "$OUTDIR/model-f16.sha256"
+  fi
+}
+
+if (( runs == 2 )); then
+  # LEVERS_B: a second run with other levers, the same seed, data and epochs, evaluated beside the first
+  # on the same test views (eval's paired differences); the model with the better validation comes back
+  RUN_A="$WORK/a-$ARCH-s$SEED" RUN_B="$WORK/b-$ARCH-s$SEED"
+  say "run A: $LEVERS"
+  train_run "$RUN_A" $LEVERS
+  cp "$RUN_A/train-log.jsonl" "$OUTDIR/train-log-a.jsonl" 2>/dev/null
+  say "run B: $LEVERS_B"
+  train_run "$RUN_B" $LEVERS_B
+  cp "$RUN_B/train-log.jsonl" "$OUTDIR/train-log-b.jsonl" 2>/dev/null
+  say "test evaluation of A and B (paired: B − A)"
+  L eval --model "$RUN_A/model.safetensors" --model "$RUN_B/model.safetensors" --rules ours --methods simple,gmm,bmm --data "$RUN_A/eval-split.json" \
+    --subset test --backend "$BACKEND" "${DEV[@]}" --out "$WORK/eval-ab" -q > "$WORK/eval-ab.txt" 2>&1 || { echo "evaluation failed:"; tail -20 "$WORK/eval-ab.txt"; }
+  cp "$WORK/eval-ab/metrics.json" "$OUTDIR/" 2>/dev/null
+  sed '/^## The paper/,$d' "$WORK/eval-ab/metrics.md" 2>/dev/null
+  a_val=$(best_val "$RUN_A") b_val=$(best_val "$RUN_B")
+  echo "best validation balanced accuracy: A $a_val, B $b_val"
+  if node -e 'process.exit(Number(process.argv[1]) > Number(process.argv[2]) ? 0 : 1)' "$b_val" "$a_val"; then model_parts "$RUN_B"; else model_parts "$RUN_A"; fi
+  say "done"
+  exit 0
+fi
+
 RUN="$WORK/$ARCH-s$SEED"
-L train classifier "${C[@]}" $LEVERS --epochs "$epochs" --warmup "$warmup" --schedule cosine --out "$RUN" > "$WORK/train.txt" 2>&1 || { echo "training failed:"; tail -20 "$WORK/train.txt"; }
+train_run "$RUN" $LEVERS
 cp "$RUN/train-log.jsonl" "$OUTDIR/" 2>/dev/null
-tail -3 "$WORK/train.txt"
 
 say "test evaluation"
 L eval --model "$RUN/model.safetensors" --rules ours --methods simple,gmm,bmm --data "$RUN/eval-split.json" --subset test \
@@ -80,9 +117,5 @@ else
   echo "no time left for the calibration"
 fi
 
-say "model (F16, in parts)"
-if L convert "$RUN/model.safetensors" --dtype F16 -o "$WORK/model-f16.safetensors" -q; then
-  split -b 15M -d "$WORK/model-f16.safetensors" "$OUTDIR/model-f16.safetensors.part-"
-  sha256sum "$WORK/model-f16.safetensors" | tee "$OUTDIR/model-f16.sha256"
-fi
+model_parts "$RUN"
 say "done"
