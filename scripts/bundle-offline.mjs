@@ -8,6 +8,7 @@
 //   lrpseg/conformance.mjs  the shared conformance suites on CUDA, with a minimal vitest stand-in
 //   lrpseg/fidelity.mjs     CUDA fast vs accurate on a trained model and real images; a full-size heatmap vs the CPU
 //   lrpseg/precision-probe.mjs  single ops at full size: CUDA and a float32 CPU against the float64 reference
+//   lrpseg/layer-profile.mjs  per-layer times and TFLOP/s of CUDA (fast, accurate) and WebGPU
 //   lrpseg/conformance-webgpu.mjs  the same suites on WebGPU through Dawn (f32, and f16 where the adapter has it)
 //   lrpseg/node_modules/webgpu  Dawn for this platform only, dawn.node xz-compressed (device-check.sh unpacks it)
 //   lrpseg/native/*.node    the CUDA addon (and its host emulation), linux-x64
@@ -152,6 +153,9 @@ plainRequire(path.join(app, 'fidelity.mjs'));
 // single ops at full size: CUDA accurate/fast and a float32-accumulating CPU against the float64 reference
 await build({ ...common, entryPoints: [path.join(root, 'scripts/offline/precision-probe-entry.mjs')], outfile: path.join(app, 'precision-probe.mjs') });
 plainRequire(path.join(app, 'precision-probe.mjs'));
+// per-layer times and TFLOP/s of CUDA and WebGPU
+await build({ ...common, entryPoints: [path.join(root, 'scripts/offline/layer-profile-entry.mjs')], outfile: path.join(app, 'layer-profile.mjs') });
+plainRequire(path.join(app, 'layer-profile.mjs'));
 {
   const require = createRequire(path.join(root, 'packages/webgpu/package.json'));
   const pkgDir = path.dirname(require.resolve('webgpu/package.json'));
@@ -182,7 +186,7 @@ function du(p) {
   const s = statSync(p);
   return s.isDirectory() ? readdirSync(p).reduce((t, f) => t + du(path.join(p, f)), 0) : s.size;
 }
-for (const f of ['lrpseg/cli.mjs', 'lrpseg/bench.mjs', 'lrpseg/sample-worker.js', 'lrpseg/conformance.mjs', 'lrpseg/conformance-webgpu.mjs', 'lrpseg/fidelity.mjs', 'lrpseg/precision-probe.mjs', 'lrpseg/native', 'lrpseg/native-deps', 'lrpseg/node_modules', 'segment', 'anchors']) {
+for (const f of ['lrpseg/cli.mjs', 'lrpseg/bench.mjs', 'lrpseg/sample-worker.js', 'lrpseg/conformance.mjs', 'lrpseg/conformance-webgpu.mjs', 'lrpseg/fidelity.mjs', 'lrpseg/precision-probe.mjs', 'lrpseg/layer-profile.mjs', 'lrpseg/native', 'lrpseg/native-deps', 'lrpseg/node_modules', 'segment', 'anchors']) {
   const p = path.join(out, f);
   if (existsSync(p)) process.stdout.write(`  ${f.padEnd(24)} ${(du(p) / 2 ** 20).toFixed(2)} MiB\n`);
 }

@@ -103,6 +103,11 @@ if [[ -f $dawn ]]; then
     LRPSEG_WEBGPU_F16=1 bench "webgpu-f16-vgg11-128n-64" "$(left)" --arch vgg11-128n --batch-size 64 --backend webgpu
   fi
 fi
+if [[ -f $B/layer-profile.mjs ]] && (( $(left) >= 60 )); then
+  say "layer profile: each convolution's forward, gradient and γ relevance op on cuda fast/accurate and webgpu, batch 64"
+  s=$(( $(left) - 30 )); (( s > 100 )) && s=100
+  LRPSEG_DEVICE=$DEVICE timeout "$s" node "$B/layer-profile.mjs" 2>&1 | tee "$OUTDIR/layer-profile.txt"
+fi
 # Why the GEMM is slow: stall reasons, occupancy and memory throughput of two launches (conv2 and conv3
 # forward) from ncu, the CUDA profiler (nsys is not installed there)
 NCU=$(command -v ncu || ls /usr/local/cuda/bin/ncu 2>/dev/null)
