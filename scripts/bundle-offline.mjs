@@ -25,7 +25,8 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const out = path.join(root, 'build', 'offline');
+// LRPSEG_OFFLINE_OUT: another output folder (the offline-bundle test builds into a temporary one)
+const out = process.env.LRPSEG_OFFLINE_OUT ? path.resolve(process.env.LRPSEG_OFFLINE_OUT) : path.join(root, 'build', 'offline');
 const app = path.join(out, 'lrpseg');
 const nativeSrc = path.join(root, 'packages', 'native-cuda', 'dist', 'native');
 const shared = process.env.LRPSEG_SHARED ?? path.join(root, '..', 'shared');
