@@ -10,7 +10,7 @@
 //   lrpseg/precision-probe.mjs  single ops at full size: CUDA and a float32 CPU against the float64 reference
 //   lrpseg/layer-profile.mjs  per-layer times and TFLOP/s of CUDA (fast, accurate) and WebGPU
 //   lrpseg/conformance-webgpu.mjs  the same suites on WebGPU through Dawn (f32, and f16 where the adapter has it)
-//   lrpseg/node_modules/webgpu  Dawn for this platform only, dawn.node xz-compressed (device-check.sh unpacks it)
+//   lrpseg/node_modules/webgpu  Dawn for this platform only, dawn.node brotli-compressed (device-check.sh unpacks it)
 //   lrpseg/native/*.node    the CUDA addon (and its host emulation), linux-x64
 //   lrpseg/native-deps/     native addons of bundled dependencies, this platform's only
 //   lrpseg/node_modules/dejavu-fonts-ttf  the two fonts the plots use
@@ -19,10 +19,10 @@
 // Build the workspace first (pnpm exec turbo run build), on a machine with nvcc for the CUDA addon.
 import { build } from 'esbuild';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { brotliCompressSync, constants as zlibConstants } from 'node:zlib';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 // LRPSEG_OFFLINE_OUT: another output folder (the offline-bundle test builds into a temporary one)
@@ -129,8 +129,8 @@ await build({
 });
 plainRequire(path.join(app, 'conformance.mjs'));
 // WebGPU through Dawn: the suites on the GPU's Vulkan adapter (conformance-webgpu.mjs), and the `webgpu`
-// package for bench.mjs and cli.mjs, which leave it external. Only this platform's dawn.node travels, and
-// xz-compressed (21.5 → 4.9 MB): scripts/device-check.sh unpacks it there (python3's lzma) before use.
+// package for bench.mjs and cli.mjs, which leave it external. Only this platform's dawn.node travels,
+// brotli-compressed (21.5 → 5.7 MB): scripts/device-check.sh unpacks it there with Node's zlib before use.
 await build({
   ...common,
   entryPoints: [path.join(root, 'scripts/offline/conformance-webgpu-entry.mjs')],
@@ -168,9 +168,9 @@ plainRequire(path.join(app, 'layer-profile.mjs'));
     const dest = path.join(app, 'node_modules', 'webgpu');
     mkdirSync(path.join(dest, 'dist', platform), { recursive: true });
     for (const f of ['package.json', 'index.js', 'LICENSE.md']) if (existsSync(path.join(pkgDir, f))) copyFileSync(path.join(pkgDir, f), path.join(dest, f));
-    const xz = spawnSync('xz', ['-9', '-T0', '-c', dawn], { maxBuffer: 64 * 2 ** 20 });
-    if (xz.status !== 0) fail(`xz failed on ${dawn}: ${xz.error?.message ?? xz.stderr?.toString().trim()} (install xz-utils)`);
-    writeFileSync(path.join(dest, 'dist', platform, 'dawn.node.xz'), xz.stdout);
+    // brotli through Node's own zlib, so that neither this machine nor the GPU machine needs another tool
+    const packed = brotliCompressSync(readFileSync(dawn), { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 9, [zlibConstants.BROTLI_PARAM_LGWIN]: 24 } });
+    writeFileSync(path.join(dest, 'dist', platform, 'dawn.node.br'), packed);
   }
 }
 for (const f of readdirSync(nativeSrc)) if (f.endsWith('.node')) copyFileSync(path.join(nativeSrc, f), path.join(app, 'native', f));

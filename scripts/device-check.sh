@@ -30,10 +30,11 @@ command -v node >/dev/null || { echo "device-check: no node on PATH (source .dev
 if [[ -z ${TABLE_ONLY:-} ]]; then
 [[ -f $B/bench.mjs && -f $B/conformance.mjs && -f $B/native/lrpseg_cuda.node ]] || { echo "device-check: $B is incomplete (run pnpm bundle:offline and carry build/offline)"; exit 2; }
 nvidia-smi --query-gpu=index,name,driver_version,memory.total --format=csv,noheader | tee "$OUTDIR/gpu.txt"
-# Dawn travels xz-compressed (scripts/bundle-offline.mjs)
+# Dawn travels brotli-compressed (scripts/bundle-offline.mjs); Node's zlib unpacks it
 dawn=$B/node_modules/webgpu/dist/linux-x64/dawn.node
-if [[ -f $dawn.xz && ! -f $dawn ]]; then
-  python3 -c "import lzma,shutil,sys;shutil.copyfileobj(lzma.open(sys.argv[1]),open(sys.argv[2],'wb'))" "$dawn.xz" "$dawn" || echo "device-check: could not unpack $dawn.xz"
+if [[ -f $dawn.br && ! -f $dawn ]]; then
+  node -e 'const fs = require("fs"); fs.writeFileSync(process.argv[2], require("zlib").brotliDecompressSync(fs.readFileSync(process.argv[1])))' "$dawn.br" "$dawn" \
+    || echo "device-check: could not unpack $dawn.br"
 fi
 
 say "conformance on cuda device $DEVICE (accurate: 1e-5 per op, 1e-4 heatmaps; fast: 1e-2 per op) and on webgpu (f32; f16 at 1e-2), side by side"
