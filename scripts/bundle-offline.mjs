@@ -116,47 +116,28 @@ await build({ ...common, entryPoints: [path.join(root, 'packages/datasets/dist/s
 // `require`); esbuild renames their require() calls to its __require helper, which workers lack.
 const plainRequire = (file) => writeFileSync(file, readFileSync(file, 'utf8').replace(/\b__require\(/g, 'require('));
 for (const f of ['cli.mjs', 'bench.mjs', 'sample-worker.js']) if (existsSync(path.join(app, f))) plainRequire(path.join(app, f));
-await build({
-  ...common,
-  entryPoints: [path.join(root, 'scripts/offline/conformance-entry.mjs')],
-  outfile: path.join(app, 'conformance.mjs'),
-  alias: {
-    sharp: path.join(root, 'scripts/offline/sharp-stub.mjs'),
-    vitest: path.join(root, 'scripts/offline/vitest-shim.mjs'),
-    '@lrpseg/core/testing': path.join(root, 'packages/core/dist/testing/index.js'),
-    '@lrpseg/native-cuda': path.join(root, 'packages/native-cuda/dist/index.js'),
-  },
-});
-plainRequire(path.join(app, 'conformance.mjs'));
+// The device check's own programs (scripts/offline/NAME-entry.mjs → lrpseg/NAME.mjs): the conformance suites
+// need vitest's stand-in and the workspace's testing entries; the rest import compiled packages by path.
+const suiteAlias = {
+  sharp: path.join(root, 'scripts/offline/sharp-stub.mjs'),
+  vitest: path.join(root, 'scripts/offline/vitest-shim.mjs'),
+  '@lrpseg/core/testing': path.join(root, 'packages/core/dist/testing/index.js'),
+  '@lrpseg/core': path.join(root, 'packages/core/dist/index.js'),
+  '@lrpseg/native-cuda': path.join(root, 'packages/native-cuda/dist/index.js'),
+  '@lrpseg/webgpu/node': path.join(root, 'packages/webgpu/dist/node.js'),
+};
+async function bundleTool(name, alias = common.alias) {
+  await build({ ...common, alias, entryPoints: [path.join(root, `scripts/offline/${name}-entry.mjs`)], outfile: path.join(app, `${name}.mjs`) });
+  plainRequire(path.join(app, `${name}.mjs`));
+}
+await bundleTool('conformance', suiteAlias); // the shared suites on CUDA
 // WebGPU through Dawn: the suites on the GPU's Vulkan adapter (conformance-webgpu.mjs), and the `webgpu`
 // package for bench.mjs and cli.mjs, which leave it external. Only this platform's dawn.node travels,
 // brotli-compressed (21.5 → 5.7 MB): scripts/device-check.sh unpacks it there with Node's zlib before use.
-await build({
-  ...common,
-  entryPoints: [path.join(root, 'scripts/offline/conformance-webgpu-entry.mjs')],
-  outfile: path.join(app, 'conformance-webgpu.mjs'),
-  alias: {
-    sharp: path.join(root, 'scripts/offline/sharp-stub.mjs'),
-    vitest: path.join(root, 'scripts/offline/vitest-shim.mjs'),
-    '@lrpseg/core/testing': path.join(root, 'packages/core/dist/testing/index.js'),
-    '@lrpseg/core': path.join(root, 'packages/core/dist/index.js'),
-    '@lrpseg/webgpu/node': path.join(root, 'packages/webgpu/dist/node.js'),
-  },
-});
-plainRequire(path.join(app, 'conformance-webgpu.mjs'));
-// fast against accurate mode on a trained model and real images, and a full-size heatmap against the CPU
-await build({
-  ...common,
-  entryPoints: [path.join(root, 'scripts/offline/fidelity-entry.mjs')],
-  outfile: path.join(app, 'fidelity.mjs'),
-});
-plainRequire(path.join(app, 'fidelity.mjs'));
-// single ops at full size: CUDA accurate/fast and a float32-accumulating CPU against the float64 reference
-await build({ ...common, entryPoints: [path.join(root, 'scripts/offline/precision-probe-entry.mjs')], outfile: path.join(app, 'precision-probe.mjs') });
-plainRequire(path.join(app, 'precision-probe.mjs'));
-// per-layer times and TFLOP/s of CUDA and WebGPU
-await build({ ...common, entryPoints: [path.join(root, 'scripts/offline/layer-profile-entry.mjs')], outfile: path.join(app, 'layer-profile.mjs') });
-plainRequire(path.join(app, 'layer-profile.mjs'));
+await bundleTool('conformance-webgpu', suiteAlias);
+await bundleTool('fidelity'); // fast against accurate on a trained model and real images; a full-size heatmap against the CPU
+await bundleTool('precision-probe'); // single ops at full size: CUDA and a float32-accumulating CPU against float64
+await bundleTool('layer-profile'); // per-layer times and TFLOP/s of CUDA and WebGPU
 {
   const require = createRequire(path.join(root, 'packages/webgpu/package.json'));
   const pkgDir = path.dirname(require.resolve('webgpu/package.json'));

@@ -160,26 +160,15 @@ for (const prec of ['accurate', 'fast']) for (const arch of ['vgg11-128n', 'vgg1
     }
   }
 }
-// the 2-blocks-per-SM GEMM variant (LRPSEG_CUDA_GEMM_BLOCKS=2), 128N batch 256, against PyTorch as above
-for (const prec of ['fast', 'accurate']) {
-  const f = path.join(dir, `bench-2blocks-${prec}-vgg11-128n-256.json`);
-  if (!fs.existsSync(f)) continue;
-  const b = JSON.parse(fs.readFileSync(f, 'utf8')).backends[0];
-  if (!b.available) continue;
-  for (const t of b.results) {
-    const r = torch.rows.get(`256-${prec === 'fast'}`);
-    const ref = r ? r[t.task] : null;
-    rows.push(['vgg11-128n', '256', `${prec}, 2 blocks/SM`, t.task, t.images_per_s.toFixed(0), ref ? `${ref} (${prec === 'fast' ? 'TF32' : 'strict FP32'})` : '', ref ? (t.images_per_s / ref).toFixed(2) + '×' : '']);
-  }
-}
-// accurate mode with its sums outside the MMA (LRPSEG_CUDA_ACCURATE=split), 128N batch 256
-{
-  const f = path.join(dir, 'bench-split-accurate-vgg11-128n-256.json');
+// the experiments (LRPSEG_CUDA_GEMM_BLOCKS=2, LRPSEG_CUDA_ACCURATE=split), 128N batch 256, against PyTorch as above
+for (const [tag, label, tf32] of [['2blocks-fast', 'fast, 2 blocks/SM', true], ['2blocks-accurate', 'accurate, 2 blocks/SM', false], ['split-accurate', 'accurate, split sums', false]]) {
+  const f = path.join(dir, `bench-${tag}-vgg11-128n-256.json`);
   const b = fs.existsSync(f) ? JSON.parse(fs.readFileSync(f, 'utf8')).backends[0] : null;
-  if (b && b.available) for (const t of b.results) {
-    const r = torch.rows.get('256-false');
+  if (!b || !b.available) continue;
+  for (const t of b.results) {
+    const r = torch.rows.get(`256-${tf32}`);
     const ref = r ? r[t.task] : null;
-    rows.push(['vgg11-128n', '256', 'accurate, split sums', t.task, t.images_per_s.toFixed(0), ref ? `${ref} (strict FP32)` : '', ref ? (t.images_per_s / ref).toFixed(2) + '×' : '']);
+    rows.push(['vgg11-128n', '256', label, t.task, t.images_per_s.toFixed(0), ref ? `${ref} (${tf32 ? 'TF32' : 'strict FP32'})` : '', ref ? (t.images_per_s / ref).toFixed(2) + '×' : '']);
   }
 }
 // WebGPU rows (128N, batch 64): against CUDA's fast and accurate modes on the same task, and PyTorch strict FP32

@@ -10,6 +10,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { buildVgg, explain, loadModel, parseComposite, segmentBmm, segmentSimple, vgg11Meta } from '../../packages/core/dist/index.js';
 import { prepareForModel, readImageFile } from '../../packages/datasets/dist/index.js';
+import { relL2 } from '../../packages/core/dist/testing/dense-lrp.js';
 import { createCudaBackend, cudaAvailability } from '../../packages/native-cuda/dist/index.js';
 import { createBackend } from '../../packages/cli/dist/backends.js';
 
@@ -24,11 +25,6 @@ if (!avail.available) {
   console.log(`fidelity: cuda unavailable: ${avail.reason}`);
   process.exit(2);
 }
-const relL2 = (got, want) => {
-  let d = 0, n = 0;
-  for (let i = 0; i < want.length; i++) { d += (got[i] - want[i]) ** 2; n += want[i] ** 2; }
-  return Math.sqrt(d / n);
-};
 const accurate = await createCudaBackend({ device, precision: 'accurate' });
 const fast = await createCudaBackend({ device, precision: 'fast' });
 // the experiment of accurate mode with its sums outside the MMA (LRPSEG_CUDA_ACCURATE=split, read when a backend is created)

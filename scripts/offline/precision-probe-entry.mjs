@@ -4,6 +4,7 @@
 // backend whose GEMM accumulates in float32 (what "matches FP32" means), and by CUDA accurate and fast:
 // relative L2 against the float64 reference, per op. LRPSEG_CUDA_EMULATE=1 runs it on the host emulation.
 import { CpuBackend, mulberry32, normalGenerator } from '../../packages/core/dist/index.js';
+import { relL2 } from '../../packages/core/dist/testing/dense-lrp.js';
 import { createCudaBackend, cudaAvailability } from '../../packages/native-cuda/dist/index.js';
 import { createBackend } from '../../packages/cli/dist/backends.js';
 
@@ -46,11 +47,6 @@ const backends = [
 const ref = await createBackend('cpu', { threads: 8 });
 const rand = normalGenerator(mulberry32(7));
 const arr = (n, fn) => Float32Array.from({ length: n }, fn);
-const relL2 = (got, want) => {
-  let d = 0, n = 0;
-  for (let i = 0; i < want.length; i++) { d += (got[i] - want[i]) ** 2; n += want[i] ** 2; }
-  return Math.sqrt(d / n);
-};
 // (name, input channels, output channels, size): VGG-11's conv layers 1, 3, 5 and 8 at 224 × 224
 // PROBE_SCALE=4 (a smoke test of this script, e.g. in the emulation) divides the sizes by 4
 const scale = Number(process.env.PROBE_SCALE ?? 1);

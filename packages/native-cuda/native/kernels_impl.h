@@ -340,6 +340,12 @@ inline void planSplits(GemmParams& p, int numSMs, int bm) {
   p.splits = (int)std::max<long long>(1, (p.K + chunk - 1) / chunk);
 }
 
+/** B in the nFast layout (column fixed per thread): FWD and DGRAD convolutions; not weight gradients or linear layers. */
+static bool gemmNFast(const GemmParams& p) {
+  const bool dense = p.kind != GEMM_WGRAD && p.ks == 1 && p.h == 1 && p.w == 1 && p.oh == 1 && p.ow == 1;
+  return !(p.kind == GEMM_WGRAD || dense);
+}
+
 #ifdef LRPSEG_EMULATE
 /** cvt.rna.tf32.f32: round to 10 mantissa bits, ties away from zero. */
 inline float tf32Round(float x) {
@@ -425,11 +431,6 @@ static void emulateTcBlocks(Ctx& ctx, GemmParams& p, bool nFast) {
         for (int z = 0; z < p.splits; z++) a += partial[(z * M + m) * N + n];
         gemmEpilogue(p, m, n, a);
       }
-}
-
-static bool gemmNFast(const GemmParams& p) {
-  const bool dense = p.kind != GEMM_WGRAD && p.ks == 1 && p.h == 1 && p.w == 1 && p.oh == 1 && p.ow == 1;
-  return !(p.kind == GEMM_WGRAD || dense);
 }
 
 static void gemmRun(Ctx& ctx, GemmParams& p, int bm, const char* op) {
@@ -582,11 +583,6 @@ __global__ void __launch_bounds__(256, MINB) gemmTcKernel(const GemmParams p, in
       }
       __syncwarp();
     }
-}
-
-static bool gemmNFast(const GemmParams& p) {
-  const bool dense = p.kind != GEMM_WGRAD && p.ks == 1 && p.h == 1 && p.w == 1 && p.oh == 1 && p.ow == 1;
-  return !(p.kind == GEMM_WGRAD || dense);
 }
 
 static void gemmRun(Ctx& ctx, GemmParams& p, int bm, const char* op) {
