@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CpuBackend, evaluateClassifier, loadModel, loadUNet, type CalibrationRecord } from '@lrpseg/core';
+import { CpuBackend, evaluateClassifier, loadModel, loadUNet, parseSafetensors, type CalibrationRecord } from '@lrpseg/core';
 import { DataLoader, parseManifest, serializeManifest, type Manifest, type ManifestEntry } from '@lrpseg/datasets';
 import { splitDecisionAndExtra } from '../src/commands/train.js';
 import { run } from '../src/cli.js';
@@ -176,6 +176,31 @@ describe.skipIf(!have)('lrpseg train', () => {
     expect(ev.code).toBe(0);
     const metrics = JSON.parse(readFileSync(path.join(out, 'eval', 'metrics.json'), 'utf8')) as { classification: { views: number }[] };
     expect(metrics.classification[0].views).toBe(8);
+  });
+
+  it('--batch-norm trains with batch norms and saves them folded: a plain model; --resume keeps the choice; a checkpoint without refuses it', async () => {
+    const out = path.join(dir, 'bn');
+    const args = [...common, '--arch', 'vgg11-onefc', '--width-divisor', '16', '--out', out];
+    const r = await lrpseg('train', 'classifier', ...args, '--epochs', '1', '--batch-norm');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const b = new CpuBackend();
+    const model = loadModel(b, readFileSync(path.join(out, 'model.safetensors')));
+    expect(model.paramLayers()).toHaveLength(9);
+    const ckpt = parseSafetensors(readFileSync(path.join(out, 'last.ckpt.safetensors')));
+    expect([...ckpt.tensors.keys()]).toContain('batchnorm.features.0.running_var');
+    expect([...ckpt.tensors.keys()]).toContain('unfolded.features.0.weight');
+    const again = await lrpseg('train', 'classifier', ...args, '--epochs', '2', '--resume');
+    expect(again.code, again.stderr).toBe(0);
+    const log = readFileSync(path.join(out, 'train-log.jsonl'), 'utf8').trim().split('\n');
+    expect(log).toHaveLength(2);
+    expect(parseSafetensors(readFileSync(path.join(out, 'last.ckpt.safetensors'))).tensors.has('batchnorm.features.0.weight')).toBe(true);
+
+    const plain = path.join(dir, 'no-bn');
+    expect((await lrpseg('train', 'classifier', ...common, '--width-divisor', '16', '--epochs', '1', '--out', plain)).code).toBe(0);
+    const refused = await lrpseg('train', 'classifier', ...common, '--width-divisor', '16', '--epochs', '2', '--out', plain, '--resume', '--batch-norm');
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/trained without batch norms; resume it without --batch-norm/);
   });
 
   it('the decision classes and the extra ones: relabelled, training only, never both', () => {

@@ -32,6 +32,8 @@ export * from './train/head.js';
 export * from './train/pretext.js';
 export * from './train/cutpaste.js';
 export * from './train/calibrate.js';
+export * from './train/batchnorm.js';
+export * from './train/channels.js';
 export { argmaxRow } from './argmax.js';
 export * from './segment/index.js';
 export * from './metrics/index.js';

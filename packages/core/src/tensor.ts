@@ -140,6 +140,37 @@ export function scope<T>(fn: () => T): T {
 }
 
 /**
+ * A scope entered several times with awaits in between (a forward pass that reads batch statistics
+ * back, say): tensors created inside `run` belong to the session until `close`, which disposes those
+ * not in its result nor kept. Only the synchronous `run` calls are on the scope stack, so nothing
+ * created elsewhere during an await lands here.
+ */
+export class TensorSession {
+  private readonly s: Scope = { tensors: new Set() };
+  private closed = false;
+
+  run<T>(fn: () => T): T {
+    if (this.closed) throw new LrpsegError('BAD_INPUT', 'TensorSession.run: the session was closed');
+    scopeStack.push(this.s);
+    let result: T;
+    try {
+      result = fn();
+    } finally {
+      scopeStack.pop();
+    }
+    if (result instanceof Promise) throw new LrpsegError('BAD_INPUT', 'TensorSession.run: fn returned a Promise; await outside run');
+    return result;
+  }
+
+  /** Disposes every tensor of the session except those in `result` (which move to the enclosing scope). */
+  close(result?: unknown): void {
+    if (this.closed) return;
+    this.closed = true;
+    closeScope(this.s, result);
+  }
+}
+
+/**
  * Async variant: tracks tensors explicitly registered through the `track` callback (global stacks
  * cannot follow awaits), and disposes those not returned.
  */

@@ -94,6 +94,8 @@ export interface ClassifierTrainOptions extends CommonTrainOptions {
   readonly contrast?: number;
   /** Label smoothing ε of the cross-entropy (default 0). */
   readonly labelSmoothing?: number;
+  /** Train with a batch norm after every convolution, folded into the convolutions in what is saved. */
+  readonly batchNorm?: boolean;
   /** Fold the validation-optimal decision threshold into model.safetensors (lrpseg calibrate). */
   readonly calibrate?: boolean;
   /** The manifest classes the classifier decides between (default: all but the extra ones). */
@@ -303,6 +305,8 @@ export async function trainClassifierCommand(o: ClassifierTrainOptions, io: CliI
         schedule: { kind: o.schedule, warmupSteps: o.warmup },
         ...(o.balance === 'loss' ? { classWeights: balancedClassWeights(trainEntries, model.meta.arch.num_classes) } : {}),
         ...((o.labelSmoothing ?? 0) > 0 ? { labelSmoothing: o.labelSmoothing } : {}),
+        // a resumed run keeps the checkpoint's choice; --batch-norm on a checkpoint without is refused
+        ...(o.batchNorm || resume?.batchNorms !== undefined ? { batchNorm: true } : {}),
         decisionClasses: manifest.labels.length,
         patience: o.patience,
         seed: o.seed,
@@ -669,6 +673,7 @@ export function registerTrain(program: Command, io: CliIo, setResult: (code: num
     .option('--brightness <m>', 'augmentation: brightness factor uniform in [1 - m, 1 + m]', fractionArg('--brightness'), 0)
     .option('--contrast <m>', 'augmentation: contrast factor uniform in [1 - m, 1 + m]', fractionArg('--contrast'), 0)
     .option('--label-smoothing <e>', 'label smoothing of the cross-entropy', fractionArg('--label-smoothing'), 0)
+    .option('--batch-norm', 'train with a batch norm after every convolution (as vgg11_bn); the saved model has them folded into the convolutions, so it is a plain VGG')
     .option('--calibrate', "fold the decision threshold with the best validation balanced accuracy into model.safetensors (as lrpseg calibrate)")
     .addOption(new Option('--classes <list>', 'the manifest classes to decide between, comma-separated (default: all but --extra-classes)').argParser(listArg('--classes')))
     .addOption(
@@ -691,6 +696,7 @@ export function registerTrain(program: Command, io: CliIo, setResult: (code: num
             brightness: opts.brightness as number,
             contrast: opts.contrast as number,
             labelSmoothing: opts.labelSmoothing as number,
+            batchNorm: Boolean(opts.batchNorm),
             calibrate: Boolean(opts.calibrate),
             ...(opts.classes !== undefined ? { classes: opts.classes as string[] } : {}),
             ...(opts.extraClasses !== undefined ? { extraClasses: opts.extraClasses as string[] } : {}),

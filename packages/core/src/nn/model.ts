@@ -87,7 +87,13 @@ export function applyLayer(backend: Backend, layer: Layer, x: Tensor): Tensor {
   }
 }
 
-type ParamSource = (name: string, shape: number[]) => Float32Array;
+/** The values of each parameter, by torchvision name and shape. */
+export type ParamSource = (name: string, shape: number[]) => Float32Array;
+
+/** A model of `meta`'s architecture whose parameters are `source`'s values. */
+export function modelFromParameters(backend: Backend, meta: ModelMeta, source: ParamSource): Model {
+  return instantiate(backend, meta, source);
+}
 
 function instantiate(backend: Backend, meta: ModelMeta, source: ParamSource): Model {
   const layers: Layer[] = [];

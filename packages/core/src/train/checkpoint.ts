@@ -6,9 +6,10 @@
 import type { Backend } from '../backend.js';
 import { LrpsegError } from '../errors.js';
 import { parseSafetensors, serializeSafetensors } from '../io/safetensors.js';
-import { loadModel, type Model } from '../nn/model.js';
+import { loadModel, modelFromParameters, type Model } from '../nn/model.js';
 import { Optimizer, type OptimizerConfig } from './optimizer.js';
 import { vggParamGroups } from './classifier.js';
+import { BatchNorms, foldBatchNorms, unfoldedName } from './batchnorm.js';
 
 export interface TrainState {
   readonly epoch: number;
@@ -23,18 +24,41 @@ interface StoredTrainState extends TrainState {
   readonly optimizer: OptimizerConfig;
   readonly lrs: { readonly conv: number; readonly fc: number };
   readonly step: number;
+  /** True when training runs a batch norm after every convolution (absent before batch norms existed). */
+  readonly batch_norm?: boolean;
 }
 
-export async function saveCheckpoint(model: Model, optimizer: Optimizer, state: TrainState): Promise<Uint8Array> {
+/**
+ * With batch norms, the model's tensors hold the folded network (so the checkpoint is still a usable
+ * model) and the trained convolutions and batch norms are stored beside it under `unfolded.*` and
+ * `batchnorm.*`, from which loadCheckpoint resumes.
+ */
+export async function saveCheckpoint(model: Model, optimizer: Optimizer, state: TrainState, bns?: BatchNorms): Promise<Uint8Array> {
   const entries: [string, { shape: readonly number[]; data: Float32Array }][] = [];
-  for (const [name, t] of model.parameters()) entries.push([name, { shape: t.shape, data: await t.read() }]);
+  const store = async (m: Model, prefix = '') => {
+    for (const [name, t] of m.parameters()) entries.push([prefix + name, { shape: t.shape, data: await t.read() }]);
+  };
+  if (bns) {
+    const folded = await foldBatchNorms(model, bns);
+    await store(folded);
+    folded.dispose();
+    await store(model, unfoldedName(''));
+    entries.push(...(await bns.entries()));
+  } else {
+    await store(model);
+  }
   for (const [name, t] of optimizer.stateTensors()) entries.push([name, { shape: t.shape, data: await t.read() }]);
   const lr = (g: string) => optimizer.groups.find((x) => x.name === g)?.lr ?? 0;
-  const stored: StoredTrainState = { format_version: 1, optimizer: optimizer.config, lrs: { conv: lr('conv'), fc: lr('fc') }, step: optimizer.step, ...state };
+  const stored: StoredTrainState = {
+    format_version: 1, optimizer: optimizer.config, lrs: { conv: lr('conv'), fc: lr('fc') }, step: optimizer.step,
+    ...(bns ? { batch_norm: true } : {}), ...state,
+  };
   return serializeSafetensors(entries, { lrpseg: JSON.stringify(model.meta), lrpseg_train: JSON.stringify(stored) });
 }
 
-export function loadCheckpoint(backend: Backend, bytes: Uint8Array): { model: Model; optimizer: Optimizer; state: TrainState } {
+export function loadCheckpoint(
+  backend: Backend, bytes: Uint8Array,
+): { model: Model; optimizer: Optimizer; state: TrainState; batchNorms?: BatchNorms } {
   const file = parseSafetensors(bytes, { requireFinite: true });
   const raw = file.metadata.lrpseg_train;
   if (raw === undefined) throw new LrpsegError('BAD_MODEL_FILE', 'not a training checkpoint: no "lrpseg_train" metadata');
@@ -47,8 +71,21 @@ export function loadCheckpoint(backend: Backend, bytes: Uint8Array): { model: Mo
   if (stored.format_version !== 1 || typeof stored.step !== 'number' || typeof stored.rngState !== 'number') {
     throw new LrpsegError('BAD_MODEL_FILE', 'checkpoint: unsupported or incomplete "lrpseg_train" entry');
   }
-  const model = loadModel(backend, bytes);
-  const optimizer = new Optimizer(backend, vggParamGroups(model, stored.lrs.conv, stored.lrs.fc), stored.optimizer);
+  let model = loadModel(backend, bytes);
+  let batchNorms: BatchNorms | undefined;
+  if (stored.batch_norm === true) {
+    const folded = model;
+    model = modelFromParameters(backend, folded.meta, (name, shape) => {
+      const t = file.tensors.get(unfoldedName(name));
+      if (!t || t.data.length !== shape.reduce((a, d) => a * d, 1)) {
+        throw new LrpsegError('BAD_MODEL_FILE', `checkpoint trained with batch norms has no tensor "${unfoldedName(name)}" of the model's shape`);
+      }
+      return t.data;
+    });
+    folded.dispose();
+    batchNorms = BatchNorms.fromTensors(model, file.tensors);
+  }
+  const optimizer = new Optimizer(backend, vggParamGroups(model, stored.lrs.conv, stored.lrs.fc, batchNorms), stored.optimizer);
   optimizer.loadState(file.tensors, stored.step);
-  return { model, optimizer, state: { epoch: stored.epoch, rngState: stored.rngState, extra: stored.extra } };
+  return { model, optimizer, state: { epoch: stored.epoch, rngState: stored.rngState, extra: stored.extra }, ...(batchNorms ? { batchNorms } : {}) };
 }

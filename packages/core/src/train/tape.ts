@@ -5,7 +5,18 @@
  */
 import type { Backend, Conv2dParams, Pool2dParams } from '../backend.js';
 import { LrpsegError } from '../errors.js';
-import type { Tensor } from '../tensor.js';
+import { scope, type Tensor } from '../tensor.js';
+import { broadcastChannels, channelSums, scaleChannels } from './channels.js';
+
+/** A batch's per-channel statistics and the affine map of a training-mode batch norm, as host numbers. */
+export interface BatchNormStatistics {
+  readonly mean: readonly number[];
+  /** 1 / sqrt(biased variance + eps). */
+  readonly invStd: readonly number[];
+  /** Current values of the gamma and beta tensors. */
+  readonly gamma: readonly number[];
+  readonly beta: readonly number[];
+}
 
 type BackwardStep = () => void;
 
@@ -105,6 +116,35 @@ export class Tape {
   affineChannels(x: Tensor, scale: readonly number[], shift: readonly number[]): Tensor {
     const y = this.backend.affineChannels(x, scale, shift);
     return this.record(y, [x], (dy) => this.accumulate(x, this.backend.affineChannels(dy, scale, scale.map(() => 0))));
+  }
+
+  /**
+   * Training-mode batch norm: y = gamma·x̂ + beta per channel with x̂ = (x − mean)·invStd, the batch's own
+   * statistics (read back by the caller). The backward pass includes the statistics' dependence on x:
+   * dx = g·(dy − mean(dy) − x̂·mean(dy·x̂)) with g = gamma·invStd, the means over (N, H, W).
+   */
+  batchNorm(x: Tensor, gamma: Tensor, beta: Tensor, s: BatchNormStatistics): Tensor {
+    const b = this.backend;
+    const xhat = b.affineChannels(x, s.invStd, s.mean.map((m, c) => -m * s.invStd[c]));
+    const y = b.affineChannels(xhat, s.gamma, s.beta);
+    return this.record(y, [x, gamma, beta], (dy) => {
+      const needDx = this.needsGrad.has(x);
+      const g = scope(() => {
+        const [n, , h, w] = x.shape;
+        const count = n * h * w;
+        const dBeta = channelSums(b, dy);
+        const dGamma = channelSums(b, b.mul(dy, xhat));
+        if (!needDx) return { dBeta, dGamma, dx: null };
+        const k = s.gamma.map((gm, c) => gm * s.invStd[c]);
+        const minusKOverCount = k.map((v) => -v / count);
+        const centred = b.add(b.affineChannels(dy, k, k.map(() => 0)), broadcastChannels(b, scaleChannels(b, dBeta, minusKOverCount), x.shape));
+        const dx = b.add(centred, b.mul(xhat, broadcastChannels(b, scaleChannels(b, dGamma, minusKOverCount), x.shape)));
+        return { dBeta, dGamma, dx };
+      });
+      if (g.dx) this.accumulate(x, g.dx);
+      this.accumulate(gamma, g.dGamma);
+      this.accumulate(beta, g.dBeta);
+    });
   }
 
   /**

@@ -7,7 +7,9 @@ import { argmaxRow } from '../argmax.js';
 import type { Model } from '../nn/model.js';
 import { SeededRng } from '../random.js';
 import { scope } from '../tensor.js';
-import { trainClassifierStep, createVggOptimizer } from './classifier.js';
+import { trainClassifierStep, trainClassifierStepWithBatchNorm, createVggOptimizer } from './classifier.js';
+import { BatchNorms, foldBatchNorms } from './batchnorm.js';
+import { LrpsegError } from '../errors.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import type { Optimizer, OptimizerConfig } from './optimizer.js';
 import { lrScaleAt, type LrSchedule } from './schedule.js';
@@ -35,6 +37,11 @@ export interface ClassifierTrainingConfig {
   /** Stop after this many epochs without a better validation balanced accuracy (0: never). */
   readonly patience: number;
   readonly seed: number;
+  /**
+   * Train with a batch norm after every convolution (batchnorm.ts); validation and checkpoints use the
+   * folded plain VGG. Off by default; with it off training is unchanged.
+   */
+  readonly batchNorm?: boolean;
 }
 
 export interface BinaryCounts {
@@ -87,6 +94,8 @@ export interface PartialEpoch {
 
 export interface ResumeState {
   readonly optimizer: Optimizer;
+  /** Present when the run trains with batch norms. */
+  readonly batchNorms?: BatchNorms;
   /** The epoch to continue: the first not finished. */
   readonly epoch: number;
   readonly rngState: number;
@@ -134,7 +143,11 @@ export async function evaluateClassifier(model: Model, batches: AsyncIterable<La
 export async function trainClassifier(
   model: Model, config: ClassifierTrainingConfig, hooks: TrainingHooks, resume?: ResumeState,
 ): Promise<{ history: EpochRecord[]; bestEpoch: number; stopped?: StoppedAt }> {
-  const optimizer = resume?.optimizer ?? createVggOptimizer(model, config.optimizer, config.lrs);
+  if (resume && (config.batchNorm ?? false) !== (resume.batchNorms !== undefined)) {
+    throw new LrpsegError('BAD_INPUT', `the checkpoint was trained ${resume.batchNorms ? 'with' : 'without'} batch norms; resume it ${resume.batchNorms ? 'with' : 'without'} --batch-norm`);
+  }
+  const bns = resume?.batchNorms ?? (config.batchNorm ? BatchNorms.fresh(model) : undefined);
+  const optimizer = resume?.optimizer ?? createVggOptimizer(model, config.optimizer, config.lrs, bns);
   const rng = new SeededRng(resume ? resume.rngState : config.seed);
   const history: EpochRecord[] = [...(resume?.history ?? [])];
   const schedule: LrSchedule = { ...config.schedule, totalSteps: config.epochs * config.stepsPerEpoch };
@@ -145,7 +158,7 @@ export async function trainClassifier(
   let bestEpoch = history.find((r) => r.val.balancedAccuracy === best)?.epoch ?? -1;
 
   const checkpoint = (epoch: number, partial?: PartialEpoch): Promise<Uint8Array> =>
-    saveCheckpoint(model, optimizer, { epoch, rngState: rng.state, extra: { history, ...(partial ? { partial } : {}) } });
+    saveCheckpoint(model, optimizer, { epoch, rngState: rng.state, extra: { history, ...(partial ? { partial } : {}) } }, bns);
 
   for (let epoch = resume?.epoch ?? 0; epoch < config.epochs; epoch++) {
     const carried = epoch === resume?.epoch ? resume.partial : undefined;
@@ -156,9 +169,11 @@ export async function trainClassifier(
         const t0 = Date.now();
         const lrScale = lrScaleAt(schedule, optimizer.step);
         const n = batch.labels.length;
-        const { loss, logits } = trainClassifierStep(model, optimizer, model.backend.fromArray(batch.x, [n, c, h, w]), batch.labels, {
-          classWeights: config.classWeights, dropoutRng: rng, lrScale, labelSmoothing: config.labelSmoothing ?? 0,
-        });
+        const stepOptions = { classWeights: config.classWeights, dropoutRng: rng, lrScale, labelSmoothing: config.labelSmoothing ?? 0 };
+        const x = model.backend.fromArray(batch.x, [n, c, h, w]);
+        const { loss, logits } = bns
+          ? await trainClassifierStepWithBatchNorm(model, bns, optimizer, x, batch.labels, stepOptions)
+          : trainClassifierStep(model, optimizer, x, batch.labels, stepOptions);
         const [l] = await loss.read();
         const lg = await logits.read();
         loss.dispose();
@@ -178,7 +193,9 @@ export async function trainClassifier(
         }
       }
     }
-    const counts = await evaluateClassifier(model, hooks.validationBatches(), config.decisionClasses);
+    const validated = bns ? await foldBatchNorms(model, bns) : model;
+    const counts = await evaluateClassifier(validated, hooks.validationBatches(), config.decisionClasses);
+    if (validated !== model) validated.dispose();
     const val = { ...counts, ...rates(counts) };
     const improved = val.balancedAccuracy > best;
     if (improved) {
@@ -204,8 +221,11 @@ export async function trainClassifier(
 
 /** The model and the state to pass back to trainClassifier from a 'last' checkpoint. */
 export function resumeFromCheckpoint(backend: Model['backend'], bytes: Uint8Array): { model: Model; resume: ResumeState } {
-  const { model, optimizer, state } = loadCheckpoint(backend, bytes);
+  const { model, optimizer, state, batchNorms } = loadCheckpoint(backend, bytes);
   const history = (state.extra?.history ?? []) as EpochRecord[];
   const partial = state.extra?.partial as PartialEpoch | undefined;
-  return { model, resume: { optimizer, epoch: state.epoch, rngState: state.rngState, history, ...(partial ? { partial } : {}) } };
+  return {
+    model,
+    resume: { optimizer, epoch: state.epoch, rngState: state.rngState, history, ...(partial ? { partial } : {}), ...(batchNorms ? { batchNorms } : {}) },
+  };
 }
