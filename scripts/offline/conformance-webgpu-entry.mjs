@@ -3,7 +3,7 @@
 // the shared suites in f32 (the CI tolerances), then, where the adapter has shader-f16, the op suite in
 // f16 at CUDA fast mode's 1e-2 and the f16 heatmap error against the CPU reference (printed; bound 0.1).
 // `node conformance-webgpu.mjs`; exit 1 on any failure, 2 when Dawn finds no adapter.
-import { backendConformance, heatmapConformance, lrpConformance } from '@lrpseg/core/testing';
+import { backendConformance, batchNormConformance, heatmapConformance, lrpConformance } from '@lrpseg/core/testing';
 import { createWebgpuBackend, dawnGpu, webgpuAvailability } from '@lrpseg/webgpu/node';
 import { describe, run } from 'vitest';
 
@@ -20,6 +20,7 @@ console.log(`conformance: webgpu on ${name}; shader-f16 ${f16 ? 'available' : 'a
 describe('webgpu f32', () => {
   backendConformance('webgpu f32', () => createWebgpuBackend());
   lrpConformance('webgpu f32', () => createWebgpuBackend());
+  batchNormConformance('webgpu f32', () => createWebgpuBackend());
 });
 if (f16) {
   const make = async () => {

@@ -3,7 +3,7 @@
  * are not available are listed as skipped tests, with the reason, so that a run says what it did not check.
  */
 import { describe, it } from 'vitest';
-import { backendConformance, lrpConformance } from '@lrpseg/core/testing';
+import { backendConformance, batchNormConformance, lrpConformance } from '@lrpseg/core/testing';
 import { BACKEND_NAMES, backendAvailability, createBackend } from '../src/backends.js';
 
 const availability = await Promise.all(BACKEND_NAMES.map((name) => backendAvailability(name)));
@@ -18,6 +18,11 @@ for (const a of availability) {
   }
   backendConformance(a.name, () => createBackend(a.name));
   lrpConformance(a.name, () => createBackend(a.name));
+  batchNormConformance(a.name, () => createBackend(a.name));
   // CUDA's second mode: TF32 tensor cores, held to 1e-2 per op (the default mode above is FP32-exact).
-  if (a.name === 'cuda') backendConformance('cuda fast (TF32)', async () => (await import('@lrpseg/native-cuda')).createCudaBackend({ precision: 'fast' }), { rtol: 1e-2 });
+  if (a.name === 'cuda') {
+    const fast = async () => (await import('@lrpseg/native-cuda')).createCudaBackend({ precision: 'fast' });
+    backendConformance('cuda fast (TF32)', fast, { rtol: 1e-2 });
+    batchNormConformance('cuda fast (TF32)', fast, { rtol: 1e-2 });
+  }
 }

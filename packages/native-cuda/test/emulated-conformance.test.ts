@@ -5,7 +5,7 @@
  * device code itself (WMMA tiles, launches); scripts/device-check.sh runs the same suites on a GPU.
  */
 import { describe, it } from 'vitest';
-import { backendConformance, lrpConformance } from '@lrpseg/core/testing';
+import { backendConformance, batchNormConformance, lrpConformance } from '@lrpseg/core/testing';
 import { createCudaBackend, cudaAvailability } from '../src/index.js';
 
 const emu = await cudaAvailability({ emulate: true });
@@ -16,5 +16,7 @@ if (!emu.available) {
 } else {
   backendConformance('cuda emulation, accurate', () => createCudaBackend({ emulate: true, precision: 'accurate' }));
   lrpConformance('cuda emulation, accurate', () => createCudaBackend({ emulate: true, precision: 'accurate' }));
+  batchNormConformance('cuda emulation, accurate', () => createCudaBackend({ emulate: true, precision: 'accurate' }));
   backendConformance('cuda emulation, fast (TF32)', () => createCudaBackend({ emulate: true, precision: 'fast' }), { rtol: 1e-2 });
+  batchNormConformance('cuda emulation, fast (TF32)', () => createCudaBackend({ emulate: true, precision: 'fast' }), { rtol: 1e-2 });
 }

@@ -7,3 +7,4 @@ export * from './random.js';
 export * from './reference.js';
 export { heatmapConformance, lrpConformance, vggHeatmapAgreement, type LrpConformanceOptions } from './lrp-conformance.js';
 export { denseRule, directConv, matrixOf, relL2 } from './dense-lrp.js';
+export { batchNormConformance, type BatchNormConformanceOptions } from './batch-norm-conformance.js';
