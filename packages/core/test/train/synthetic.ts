@@ -1,5 +1,15 @@
 /** Bright blobs on noise: the paper's idea at toy scale (a defect is a small bright region). */
+import type { ModelMeta } from '../../src/nn/arch.js';
 import { SeededRng } from '../../src/random.js';
+
+/** A small VGG for 32 × 32 blob images: what the training tests train. */
+export const BLOB_VGG_META: ModelMeta = {
+  format_version: 1,
+  arch: { type: 'vgg', in_channels: 3, features: [8, 'M', 16, 'M', 16, 'M'], classifier: [16], num_classes: 2 },
+  normalize: { mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] },
+  input_size: [32, 32],
+  classes: ['defect-free', 'defect'],
+};
 
 export interface BlobBatch {
   readonly x: Float32Array; // (n, 3, s, s) in [0, 1]

@@ -1,20 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { CpuBackend } from '../../src/cpu/backend.js';
 import { SeededRng } from '../../src/random.js';
-import type { ModelMeta } from '../../src/nn/arch.js';
 import { buildVgg } from '../../src/nn/model.js';
 import { lrScaleAt } from '../../src/train/schedule.js';
 import { resumeFromCheckpoint, trainClassifier, type ClassifierTrainingConfig, type LabeledBatch, type TrainingHooks } from '../../src/train/trainer.js';
-import { blobBatch } from './synthetic.js';
+import { BLOB_VGG_META, blobBatch } from './synthetic.js';
 
 const b = new CpuBackend();
-const meta: ModelMeta = {
-  format_version: 1,
-  arch: { type: 'vgg', in_channels: 3, features: [8, 'M', 16, 'M', 16, 'M'], classifier: [16], num_classes: 2 },
-  normalize: { mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] },
-  input_size: [32, 32],
-  classes: ['defect-free', 'defect'],
-};
+const meta = BLOB_VGG_META;
 const config: ClassifierTrainingConfig = {
   epochs: 3, stepsPerEpoch: 20, optimizer: { kind: 'adam' }, lrs: { conv: 3e-3, fc: 3e-3 },
   schedule: { kind: 'cosine', warmupSteps: 5 }, patience: 0, seed: 7,
