@@ -20,6 +20,7 @@ import { classifierGradientsWithBatchNorm } from '../train/classifier.js';
 import { Tape } from '../train/tape.js';
 import { relativeL2Error, type ConformanceOptions } from './conformance.js';
 import { mulberry32, randomTensorData } from './random.js';
+import { channelMoments, refBatchNorm } from './reference.js';
 
 export interface BatchNormConformanceOptions extends ConformanceOptions {
   /** Tolerance on whole-network gradients against the CPU backend (default max(10·rtol, 1e-4)). */
@@ -28,49 +29,6 @@ export interface BatchNormConformanceOptions extends ConformanceOptions {
 
 /** Shapes (N, C, H, W): awkward small ones and VGG-like ones that span several GEMM tiles. */
 const SHAPES: readonly (readonly [number, number, number, number])[] = [[3, 2, 3, 4], [2, 5, 7, 9], [4, 16, 12, 12], [8, 64, 14, 14]];
-
-/** Per-channel mean and biased variance over (N, H, W), in float64. */
-function channelMoments(x: ArrayLike<number>, [n, c, h, w]: readonly number[]): { mean: Float64Array; variance: Float64Array } {
-  const hw = h * w, count = n * hw;
-  const mean = new Float64Array(c), variance = new Float64Array(c);
-  for (let ch = 0; ch < c; ch++) {
-    let s = 0;
-    for (let i = 0; i < n; i++) for (let p = 0; p < hw; p++) s += x[(i * c + ch) * hw + p];
-    mean[ch] = s / count;
-    let v = 0;
-    for (let i = 0; i < n; i++) for (let p = 0; p < hw; p++) v += (x[(i * c + ch) * hw + p] - mean[ch]) ** 2;
-    variance[ch] = v / count;
-  }
-  return { mean, variance };
-}
-
-/** Training-mode batch norm and its gradients in float64 (the closed form of the backward pass). */
-function refBatchNorm(x: ArrayLike<number>, shape: readonly number[], gamma: ArrayLike<number>, beta: ArrayLike<number>, dy: ArrayLike<number>) {
-  const [n, c, h, w] = shape;
-  const hw = h * w, count = n * hw;
-  const { mean, variance } = channelMoments(x, shape);
-  const y = new Float64Array(x.length), dx = new Float64Array(x.length);
-  const dGamma = new Float64Array(c), dBeta = new Float64Array(c);
-  const at = (i: number, ch: number, p: number) => (i * c + ch) * hw + p;
-  for (let ch = 0; ch < c; ch++) {
-    const inv = 1 / Math.sqrt(variance[ch] + BATCH_NORM_EPS);
-    for (let i = 0; i < n; i++) {
-      for (let p = 0; p < hw; p++) {
-        const k = at(i, ch, p), xhat = (x[k] - mean[ch]) * inv;
-        y[k] = gamma[ch] * xhat + beta[ch];
-        dBeta[ch] += dy[k];
-        dGamma[ch] += dy[k] * xhat;
-      }
-    }
-    for (let i = 0; i < n; i++) {
-      for (let p = 0; p < hw; p++) {
-        const k = at(i, ch, p), xhat = (x[k] - mean[ch]) * inv;
-        dx[k] = gamma[ch] * inv * (dy[k] - dBeta[ch] / count - xhat * dGamma[ch] / count);
-      }
-    }
-  }
-  return { y, dx, dGamma, dBeta, mean, variance };
-}
 
 const TINY: ModelMeta = {
   format_version: 1,
@@ -172,28 +130,22 @@ export function batchNormConformance(label: string, make: () => Promise<Backend>
       const r = mulberry32(77);
       const x = randomTensorData(r, 6 * 3 * 16 * 16, { kind: 'uniform', low: 0, high: 1 });
       const labels = [0, 1, 1, 0, 1, 0];
-      const perturb = (bns: BatchNorms, m: Model) => {
-        // γ and β away from 1 and 0, the same on both backends
+      /** Batch norms with γ and β away from 1 and 0, the same on both backends. */
+      const batchNorms = (m: Model) => {
         const rr = mulberry32(99);
-        const out = new Map<string, { gamma: Float32Array; beta: Float32Array }>();
-        for (const l of bns.layers.values()) {
-          const c = l.runningMean.length;
-          out.set(l.layer, { gamma: randomTensorData(rr, c, { kind: 'uniform', low: 0.5, high: 1.5 }), beta: randomTensorData(rr, c, { kind: 'uniform', low: -0.3, high: 0.3 }) });
+        const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
+        for (const l of m.paramLayers()) {
+          if (l.kind !== 'conv2d') continue;
+          const c = l.weight.shape[0];
+          tensors.set(`batchnorm.${l.name}.weight`, { shape: [c], data: randomTensorData(rr, c, { kind: 'uniform', low: 0.5, high: 1.5 }) });
+          tensors.set(`batchnorm.${l.name}.bias`, { shape: [c], data: randomTensorData(rr, c, { kind: 'uniform', low: -0.3, high: 0.3 }) });
+          tensors.set(`batchnorm.${l.name}.running_mean`, { shape: [c], data: new Float32Array(c) });
+          tensors.set(`batchnorm.${l.name}.running_var`, { shape: [c], data: new Float32Array(c).fill(1) });
         }
-        const t = BatchNorms.fromTensors(m, new Map([...out].flatMap(([layer, { gamma, beta }]) => {
-          const c = gamma.length;
-          return [
-            [`batchnorm.${layer}.weight`, { shape: [c], data: gamma }],
-            [`batchnorm.${layer}.bias`, { shape: [c], data: beta }],
-            [`batchnorm.${layer}.running_mean`, { shape: [c], data: new Float32Array(c) }],
-            [`batchnorm.${layer}.running_var`, { shape: [c], data: new Float32Array(c).fill(1) }],
-          ] as const;
-        })));
-        bns.dispose();
-        return t;
+        return BatchNorms.fromTensors(m, tensors);
       };
       const run = async (m: Model) => {
-        const bns = perturb(BatchNorms.fresh(m), m);
+        const bns = batchNorms(m);
         const g = await classifierGradientsWithBatchNorm(m, bns, m.backend.fromArray(x, [6, 3, 16, 16]), labels);
         const out = new Map<string, Float32Array>();
         for (const [n, t] of m.parameters()) out.set(n, await g.grads.get(t)!.read());

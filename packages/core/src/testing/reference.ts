@@ -4,6 +4,8 @@
  * Arrays are flat, NCHW where 4-D.
  */
 
+import { BATCH_NORM_EPS } from '../train/batchnorm.js';
+
 export type Arr = ArrayLike<number>;
 
 /** y[n,o,i,j] = b[o] + Σ_{c,kh,kw} x[n,c,i·s−p+kh, j·s−p+kw]·w[o,c,kh,kw] (zero outside x). */
@@ -260,4 +262,52 @@ export function refAdam(
     const vHat = v[i] / (1 - p.beta2 ** p.step);
     param[i] -= (p.lr * mHat) / (Math.sqrt(vHat) + p.eps);
   }
+}
+
+/** Per-channel mean and biased variance over (N, H, W), in float64. */
+export function channelMoments(x: ArrayLike<number>, [n, c, h, w]: readonly number[]): { mean: Float64Array; variance: Float64Array } {
+  const hw = h * w, count = n * hw;
+  const mean = new Float64Array(c), variance = new Float64Array(c);
+  for (let ch = 0; ch < c; ch++) {
+    let s = 0;
+    for (let i = 0; i < n; i++) for (let p = 0; p < hw; p++) s += x[(i * c + ch) * hw + p];
+    mean[ch] = s / count;
+    let v = 0;
+    for (let i = 0; i < n; i++) for (let p = 0; p < hw; p++) v += (x[(i * c + ch) * hw + p] - mean[ch]) ** 2;
+    variance[ch] = v / count;
+  }
+  return { mean, variance };
+}
+
+/**
+ * Training-mode batch norm (the batch's mean and biased variance, ε = BATCH_NORM_EPS) in float64, and with
+ * `dy` its gradients by the closed form of the backward pass (zeros without `dy`).
+ */
+export function refBatchNorm(x: ArrayLike<number>, shape: readonly number[], gamma: ArrayLike<number>, beta: ArrayLike<number>, dy?: ArrayLike<number>) {
+  const [n, c, h, w] = shape;
+  const hw = h * w, count = n * hw;
+  const { mean, variance } = channelMoments(x, shape);
+  const y = new Float64Array(x.length), dx = new Float64Array(x.length);
+  const dGamma = new Float64Array(c), dBeta = new Float64Array(c);
+  const at = (i: number, ch: number, p: number) => (i * c + ch) * hw + p;
+  for (let ch = 0; ch < c; ch++) {
+    const inv = 1 / Math.sqrt(variance[ch] + BATCH_NORM_EPS);
+    for (let i = 0; i < n; i++) {
+      for (let p = 0; p < hw; p++) {
+        const k = at(i, ch, p), xhat = (x[k] - mean[ch]) * inv;
+        y[k] = gamma[ch] * xhat + beta[ch];
+        if (!dy) continue;
+        dBeta[ch] += dy[k];
+        dGamma[ch] += dy[k] * xhat;
+      }
+    }
+    if (!dy) continue;
+    for (let i = 0; i < n; i++) {
+      for (let p = 0; p < hw; p++) {
+        const k = at(i, ch, p), xhat = (x[k] - mean[ch]) * inv;
+        dx[k] = gamma[ch] * inv * (dy![k] - dBeta[ch] / count - xhat * dGamma[ch] / count);
+      }
+    }
+  }
+  return { y, dx, dGamma, dBeta, mean, variance };
 }

@@ -10,6 +10,8 @@ import { classifierGradientsWithBatchNorm, createVggOptimizer, trainClassifierSt
 import { Tape } from '../../src/train/tape.js';
 import { resumeFromCheckpoint, trainClassifier, type ClassifierTrainingConfig, type LabeledBatch, type TrainingHooks } from '../../src/train/trainer.js';
 import { BLOB_VGG_META, blobBatch } from './synthetic.js';
+import { relL2 } from '../../src/testing/dense-lrp.js';
+import { refBatchNorm } from '../../src/testing/reference.js';
 
 const b = new CpuBackend();
 const data = (t: Tensor) => (t as unknown as { data: Float32Array }).data;
@@ -17,37 +19,6 @@ const data = (t: Tensor) => (t as unknown as { data: Float32Array }).data;
 function randomArray(n: number, seed: number, lo = -1, hi = 1): Float32Array {
   const r = mulberry32(seed);
   return Float32Array.from({ length: n }, () => lo + (hi - lo) * r());
-}
-
-function relL2(a: ArrayLike<number>, ref: ArrayLike<number>): number {
-  let num = 0, den = 0;
-  for (let i = 0; i < ref.length; i++) {
-    num += (a[i] - ref[i]) ** 2;
-    den += ref[i] ** 2;
-  }
-  return Math.sqrt(num / den);
-}
-
-/** Training-mode batch norm of x (N, C, H, W) in float64: the definition the tape op must match. */
-function batchNorm64(x: Float64Array, shape: number[], gamma: ArrayLike<number>, beta: ArrayLike<number>): Float64Array {
-  const [n, c, h, w] = shape;
-  const hw = h * w, count = n * hw;
-  const y = new Float64Array(x.length);
-  for (let ch = 0; ch < c; ch++) {
-    let mean = 0;
-    for (let i = 0; i < n; i++) for (let p = 0; p < hw; p++) mean += x[(i * c + ch) * hw + p];
-    mean /= count;
-    let v = 0;
-    for (let i = 0; i < n; i++) for (let p = 0; p < hw; p++) v += (x[(i * c + ch) * hw + p] - mean) ** 2;
-    const inv = 1 / Math.sqrt(v / count + BATCH_NORM_EPS);
-    for (let i = 0; i < n; i++) {
-      for (let p = 0; p < hw; p++) {
-        const k = (i * c + ch) * hw + p;
-        y[k] = (x[k] - mean) * inv * gamma[ch] + beta[ch];
-      }
-    }
-  }
-  return y;
 }
 
 const tiny: ModelMeta = {
@@ -116,11 +87,11 @@ describe('batch norm on the tape', () => {
     }
     const y = session.run(() => tape.batchNorm(xt, gt, bt, { mean, invStd, gamma: Array.from(gamma), beta: Array.from(beta) }));
     const x64 = Float64Array.from(x);
-    expect(relL2(await y.read(), batchNorm64(x64, shape, gamma, beta))).toBeLessThan(1e-6);
+    expect(relL2(await y.read(), refBatchNorm(x64, shape, gamma, beta).y)).toBeLessThan(1e-6);
     const grads = session.run(() => tape.backward(y, b.fromArray(dy, shape), [xt, gt, bt]));
 
     const loss = (xv: Float64Array, g: ArrayLike<number>, be: ArrayLike<number>) =>
-      batchNorm64(xv, shape, g, be).reduce((s, v, i) => s + v * dy[i], 0);
+      refBatchNorm(xv, shape, g, be).y.reduce((s, v, i) => s + v * dy[i], 0);
     const h = 1e-5;
     const fdX = Array.from(x64, (_, i) => {
       const up = Float64Array.from(x64), down = Float64Array.from(x64);
