@@ -203,6 +203,19 @@ describe.skipIf(!have)('lrpseg train', () => {
     expect(refused.stderr).toMatch(/trained without batch norms; resume it without --batch-norm/);
   });
 
+  it('--scale-jitter reaches the training crops: 1 trains bit for bit as without it, 2 gives other weights', async () => {
+    const run = async (name: string, ...extra: string[]): Promise<number[]> => {
+      const out = path.join(dir, name);
+      const r = await lrpseg('train', 'classifier', ...common, '--width-divisor', '16', '--epochs', '1', '--out', out, ...extra);
+      expect(r.code, r.stderr).toBe(0);
+      const model = loadModel(new CpuBackend(), readFileSync(path.join(out, 'model.safetensors')));
+      return Array.from(await model.parameters().get('features.0.weight')!.read());
+    };
+    const plain = await run('sj-plain');
+    expect(await run('sj-one', '--scale-jitter', '1')).toEqual(plain);
+    expect(await run('sj-two', '--scale-jitter', '2')).not.toEqual(plain);
+  });
+
   it('the decision classes and the extra ones: relabelled, training only, never both', () => {
     const m = smallManifest(2, true);
     const { decision, extraTrain, extraNames } = splitDecisionAndExtra(m, undefined, ['Break']);
@@ -224,6 +237,8 @@ describe.skipIf(!have)('lrpseg train', () => {
       ['--brightness', '1', /--brightness must be a number in \[0, 1\)/],
       ['--contrast', '-0.1', /--contrast must be/],
       ['--label-smoothing', 'x', /--label-smoothing must be/],
+      ['--scale-jitter', '0.9', /--scale-jitter must be a number in \[1, 4\]/],
+      ['--scale-jitter', '5', /--scale-jitter must be/],
       ['--extra-classes', 'Nope', /no class "Nope"/],
     ] as const) {
       const r = await lrpseg('train', 'classifier', ...common, '--out', path.join(dir, 'bad'), opt, value);

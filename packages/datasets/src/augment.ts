@@ -313,3 +313,18 @@ export function randomPhotometric<T extends PlanarImage>(rand: () => number, img
   if (j.contrast > 0) out = adjustContrast(out, 1 + (2 * rand() - 1) * j.contrast);
   return out;
 }
+
+/**
+ * The size of a training image after a random rescale (scale jitter): a factor drawn log-uniformly in
+ * [1/s, s], raised where needed so that the image still holds the input (`inH × inW`), aspect ratio kept.
+ * Magnetic Tile's captures come at different resolutions (small ones are scaled up to the input), so a
+ * defect's apparent size and the sharpness of the texture vary between captures; this draws such
+ * variations for the training crops. `s` = 1 is off and draws nothing from `rand`.
+ */
+export function randomScaledSize(rand: () => number, h: number, w: number, inH: number, inW: number, s: number): [number, number] {
+  if (!(s >= 1 && s <= 4)) throw new LrpsegError('BAD_INPUT', `scale jitter must be in [1, 4] (got ${s})`);
+  if (h < inH || w < inW) throw new LrpsegError('BAD_INPUT', `randomScaledSize: image of ${h}×${w} is smaller than the input ${inH}×${inW}`);
+  if (s === 1) return [h, w];
+  const f = Math.max(Math.exp((2 * rand() - 1) * Math.log(s)), inH / h, inW / w);
+  return [Math.max(inH, Math.round(h * f)), Math.max(inW, Math.round(w * f))];
+}

@@ -1,6 +1,6 @@
 /**
  * One sample, from decoded image and soft mask to model input (pure, browser-safe): the patch region,
- * the scale-up of small images, the crop (random and containing the defect for training, centred for
+ * the scale-up of small images (and for training an optional scale jitter), the crop (random and containing the defect for training, centred for
  * evaluation), flips, and for U-Net the affine + elastic warp. Image and mask go through the same steps.
  */
 import { LrpsegError, mulberry32 } from '@lrpseg/core';
@@ -12,6 +12,7 @@ import {
   maskBox,
   randomCropContaining,
   randomPhotometric,
+  randomScaledSize,
   randomWarpMap,
   rotate90,
   thresholdMask,
@@ -36,6 +37,8 @@ export interface TrainAugment {
   readonly brightness?: number;
   /** Contrast factor uniform in [1 − c, 1 + c] (default 0: off). */
   readonly contrast?: number;
+  /** Scale jitter before the crop: the image and its mask rescaled by a factor log-uniform in [1/s, s] (default 1: off). */
+  readonly scale?: number;
 }
 
 export const CLASSIFIER_AUGMENT: TrainAugment = { flips: true, warp: null };
@@ -133,7 +136,10 @@ export function prepareSample(image: PlanarImage, mask: PlanarImage | null, spec
     msk = msk && cropRegion(msk, r.top, r.left, r.height, r.width);
   }
   const [inH, inW] = spec.size;
-  const [h, w] = scaledSize(img.height, img.width, inH, inW);
+  const rand = mulberry32(spec.seed);
+  let [h, w] = scaledSize(img.height, img.width, inH, inW);
+  // drawn first, and only when enabled: the default augmentation's draws stay as they were
+  if (spec.mode === 'train' && (spec.augment.scale ?? 1) !== 1) [h, w] = randomScaledSize(rand, h, w, inH, inW, spec.augment.scale!);
   if (h !== img.height || w !== img.width) {
     img = resizeBilinear(img, h, w);
     msk = msk && resizeBilinear(msk, h, w);
@@ -141,7 +147,6 @@ export function prepareSample(image: PlanarImage, mask: PlanarImage | null, spec
   const box = msk ? maskBox(msk) : null;
   let top: number;
   let left: number;
-  const rand = mulberry32(spec.seed);
   if (spec.mode === 'train') {
     ({ top, left } = randomCropContaining(rand, [h, w], [inH, inW], box && msk ? cropTarget(msk, box, inH, inW, rand) : null));
   } else if (spec.evalCrop === 'defect') {

@@ -5,6 +5,7 @@ import {
   adjustBrightness,
   adjustContrast,
   randomPhotometric,
+  randomScaledSize,
   rotate90,
   DEFAULT_WARP,
   UNET_AUGMENT,
@@ -103,6 +104,7 @@ describe('image and mask stay aligned through every transform', () => {
     ['train crop + flips', { mode: 'train', augment: CLASSIFIER_AUGMENT }],
     ['train crop + flips + affine + elastic', { mode: 'train', augment: UNET_AUGMENT }],
     ['train crop + flips + 90° rotations', { mode: 'train', augment: { ...CLASSIFIER_AUGMENT, rot90: true } }],
+    ['train scale jitter + crop + flips', { mode: 'train', augment: { ...CLASSIFIER_AUGMENT, scale: 2 } }],
   ];
   for (const [name, over] of cases) {
     it(`${name}: the mask of the image's own content transforms into the transformed image's content`, () => {
@@ -214,7 +216,7 @@ describe('90° rotations, brightness and contrast', () => {
     const g = blobs(2, 80, 100);
     for (let seed = 0; seed < 4; seed++) {
       const old = prepareSample(g, ownMask(g), spec({ seed }));
-      const off = prepareSample(g, ownMask(g), spec({ seed, augment: { ...CLASSIFIER_AUGMENT, rot90: false, brightness: 0, contrast: 0 } }));
+      const off = prepareSample(g, ownMask(g), spec({ seed, augment: { ...CLASSIFIER_AUGMENT, rot90: false, brightness: 0, contrast: 0, scale: 1 } }));
       expect(Array.from(off.data)).toEqual(Array.from(old.data));
       expect(Array.from(off.mask)).toEqual(Array.from(old.mask));
     }
@@ -245,6 +247,72 @@ describe('90° rotations, brightness and contrast', () => {
       expect(Array.from(jit.mask)).toEqual(Array.from(plain.mask));
       expect(Array.from(jit.data)).not.toEqual(Array.from(plain.data));
       expect(jit.data.every((v) => v >= 0 && v <= 1)).toBe(true);
+    }
+  });
+});
+
+describe('scale jitter', () => {
+  it('draws a factor log-uniformly in [1/s, s], keeps the aspect ratio and never shrinks below the input', () => {
+    const rand = mulberry32(11);
+    const factors: number[] = [];
+    for (let i = 0; i < 4000; i++) {
+      const [h, w] = randomScaledSize(rand, 300, 400, 64, 64, 2);
+      expect(h).toBeGreaterThanOrEqual(64);
+      expect(w).toBeGreaterThanOrEqual(64);
+      expect(Math.abs(w / h - 400 / 300)).toBeLessThan(0.01);
+      factors.push(h / 300);
+    }
+    expect(Math.min(...factors)).toBeGreaterThanOrEqual(0.5 - 1 / 300);
+    expect(Math.max(...factors)).toBeLessThanOrEqual(2 + 1 / 300);
+    // log-uniform: half of the factors below 1, a quarter below 1/√2, a quarter above √2
+    const share = (p: (f: number) => boolean): number => factors.filter(p).length / factors.length;
+    expect(share((f) => f < 1)).toBeGreaterThan(0.46);
+    expect(share((f) => f < 1)).toBeLessThan(0.54);
+    expect(share((f) => f < Math.SQRT1_2)).toBeGreaterThan(0.21);
+    expect(share((f) => f > Math.SQRT2)).toBeGreaterThan(0.21);
+  });
+
+  it('a small image is raised to hold the input, with its aspect ratio; s = 1 is off and draws nothing', () => {
+    const rand = mulberry32(2);
+    let atInput = 0;
+    for (let i = 0; i < 400; i++) {
+      const [h, w] = randomScaledSize(rand, 64, 96, 64, 64, 3);
+      expect(h).toBeGreaterThanOrEqual(64);
+      expect(h).toBeLessThanOrEqual(192);
+      expect(Math.abs(w / h - 1.5)).toBeLessThanOrEqual(1.25 / h + 1e-12); // both sides rounded
+      if (h === 64) atInput++;
+    }
+    // the factors below 1 (about half) are raised to 1
+    expect(atInput / 400).toBeGreaterThan(0.4);
+    expect(atInput / 400).toBeLessThan(0.6);
+    let draws = 0;
+    const counting = (): number => {
+      draws++;
+      return 0.5;
+    };
+    expect(randomScaledSize(counting, 300, 400, 64, 64, 1)).toEqual([300, 400]);
+    expect(draws).toBe(0);
+    expect(() => randomScaledSize(counting, 300, 400, 64, 64, 0.5)).toThrow(/\[1, 4\]/);
+    expect(() => randomScaledSize(counting, 300, 400, 64, 64, 5)).toThrow(/\[1, 4\]/);
+    expect(() => randomScaledSize(counting, 50, 400, 64, 64, 2)).toThrow(/smaller than the input/);
+  });
+
+  it('in a sample: the defect stays in the crop, its apparent size varies, evaluation ignores the jitter', () => {
+    const img = blobs(3, 120, 160, 1);
+    const mask = ownMask(img);
+    const areas: number[] = [];
+    for (let seed = 0; seed < 40; seed++) {
+      const s = prepareSample(img, mask, spec({ seed, augment: { ...CLASSIFIER_AUGMENT, scale: 2 } }));
+      expect(s.maskHasDefect).toBe(true);
+      areas.push(s.mask.reduce((a, b) => a + b, 0));
+    }
+    const plain = prepareSample(img, mask, spec({ seed: 0 })).mask.reduce((a, b) => a + b, 0);
+    expect(Math.max(...areas) / plain).toBeGreaterThan(1.8);
+    expect(Math.min(...areas) / plain).toBeLessThan(0.55);
+    for (const view of ['identity', 'hflip'] as const) {
+      const a = prepareSample(img, mask, spec({ mode: 'eval', view, augment: { ...CLASSIFIER_AUGMENT, scale: 2 } }));
+      const b = prepareSample(img, mask, spec({ mode: 'eval', view }));
+      expect(Array.from(a.data)).toEqual(Array.from(b.data));
     }
   });
 });

@@ -92,6 +92,8 @@ export interface ClassifierTrainOptions extends CommonTrainOptions {
   /** Brightness / contrast jitter magnitudes in [0, 1) (default 0: off). */
   readonly brightness?: number;
   readonly contrast?: number;
+  /** Scale jitter s in [1, 4]: each training image rescaled by a factor log-uniform in [1/s, s] before the crop (default 1: off). */
+  readonly scaleJitter?: number;
   /** Label smoothing ε of the cross-entropy (default 0). */
   readonly labelSmoothing?: number;
   /** Train with a batch norm after every convolution, folded into the convolutions in what is saved. */
@@ -241,6 +243,7 @@ export async function trainClassifierCommand(o: ClassifierTrainOptions, io: CliI
     ...(o.rot90 ? { rot90: true } : {}),
     ...((o.brightness ?? 0) > 0 ? { brightness: o.brightness } : {}),
     ...((o.contrast ?? 0) > 0 ? { contrast: o.contrast } : {}),
+    ...((o.scaleJitter ?? 1) !== 1 ? { scale: o.scaleJitter } : {}),
   };
   await mkdirp(o.out);
   if (o.classes !== undefined || o.extraClasses !== undefined) {
@@ -585,6 +588,15 @@ function floatArg(name: string): (v: string) => number {
   };
 }
 
+/** A scale-jitter factor in [1, 4]. */
+function scaleArg(name: string): (v: string) => number {
+  return (v: string) => {
+    const x = Number(v);
+    if (!Number.isFinite(x) || x < 1 || x > 4) throw new UsageError(`${name} must be a number in [1, 4], not "${v}"`);
+    return x;
+  };
+}
+
 /** A number in [0, 1) (jitter magnitudes, label smoothing). */
 function fractionArg(name: string): (v: string) => number {
   return (v: string) => {
@@ -672,6 +684,7 @@ export function registerTrain(program: Command, io: CliIo, setResult: (code: num
     .option('--rot90', 'augmentation: random quarter turns of the training crops')
     .option('--brightness <m>', 'augmentation: brightness factor uniform in [1 - m, 1 + m]', fractionArg('--brightness'), 0)
     .option('--contrast <m>', 'augmentation: contrast factor uniform in [1 - m, 1 + m]', fractionArg('--contrast'), 0)
+    .option('--scale-jitter <s>', 'augmentation: each training image rescaled by a factor log-uniform in [1/s, s] before the crop (1: off)', scaleArg('--scale-jitter'), 1)
     .option('--label-smoothing <e>', 'label smoothing of the cross-entropy', fractionArg('--label-smoothing'), 0)
     .option('--batch-norm', 'train with a batch norm after every convolution (as vgg11_bn); the saved model has them folded into the convolutions, so it is a plain VGG')
     .option('--calibrate', "fold the decision threshold with the best validation balanced accuracy into model.safetensors (as lrpseg calibrate)")
@@ -695,6 +708,7 @@ export function registerTrain(program: Command, io: CliIo, setResult: (code: num
             rot90: Boolean(opts.rot90),
             brightness: opts.brightness as number,
             contrast: opts.contrast as number,
+            scaleJitter: opts.scaleJitter as number,
             labelSmoothing: opts.labelSmoothing as number,
             batchNorm: Boolean(opts.batchNorm),
             calibrate: Boolean(opts.calibrate),
