@@ -15,7 +15,8 @@
 # Env: BUDGET (s, default 420), ARCH (vgg11-onefc), SEED (0), BACKEND (cuda), LEVERS (train options), SIZE, WIDTH_DIVISOR,
 #      LEVERS_B (other train options: then two runs of half the epochs each, evaluated side by side, no calibration),
 #      WORKERS (data loading threads, default 12: images are decoded in pure JS there, no sharp),
-#      LRPSEG_DEVICE (GPU index), OUT.
+#      LRPSEG_DEVICE (GPU index), LRPSEG_CUDA_GEMM_BLOCKS=2 (faster GEMM, used only if the CUDA conformance
+#      suites, run first, pass with it), OUT.
 # Back here:     cat the model parts in order (model-f16.safetensors.part-*) into one file.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -44,6 +45,24 @@ command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=index,name,driver_ver
 L() { node "$B/cli.mjs" "$@"; }
 DEV=(); [[ $BACKEND == cuda || $BACKEND == webgpu ]] && DEV=(--device "${LRPSEG_DEVICE:-0}")
 C=(--manifest .devdata/six.json --classes Crack,Blowhole,Free --backend "$BACKEND" "${DEV[@]}" --arch "$ARCH" --size "$SIZE" --width-divisor "$WIDTH_DIVISOR" --batch-size 32 --seed "$SEED" --workers "$WORKERS" -q)
+
+# the conformance suites on the GPU with the kernels this study trains with (a few seconds): a kernel
+# option such as LRPSEG_CUDA_GEMM_BLOCKS=2 (1.4x on the H100, never checked there) is dropped if they fail
+if [[ $BACKEND == cuda && -f $B/conformance.mjs ]]; then
+  say "conformance on cuda${LRPSEG_CUDA_GEMM_BLOCKS:+ with LRPSEG_CUDA_GEMM_BLOCKS=$LRPSEG_CUDA_GEMM_BLOCKS}"
+  cuda_conformance() { LRPSEG_DEVICE=${LRPSEG_DEVICE:-0} timeout 120 node "$B/conformance.mjs" > "$WORK/conformance.txt" 2>&1; }
+  if cuda_conformance; then
+    tail -1 "$WORK/conformance.txt"
+  elif [[ -n ${LRPSEG_CUDA_GEMM_BLOCKS:-} ]]; then
+    grep -m5 -i 'fail' "$WORK/conformance.txt"; tail -1 "$WORK/conformance.txt"
+    echo "device-study: conformance failed with LRPSEG_CUDA_GEMM_BLOCKS=$LRPSEG_CUDA_GEMM_BLOCKS; training with the default kernels"
+    unset LRPSEG_CUDA_GEMM_BLOCKS
+    cuda_conformance && tail -1 "$WORK/conformance.txt" || { tail -20 "$WORK/conformance.txt"; echo "device-study: the conformance suites did not pass on cuda (above); no training"; exit 1; }
+  else
+    tail -20 "$WORK/conformance.txt"; echo "device-study: the conformance suites did not pass on cuda (above); no training"; exit 1
+  fi
+  cp "$WORK/conformance.txt" "$OUTDIR/" 2>/dev/null
+fi
 
 say "timing: one epoch (35 steps and the validation)"
 L train classifier "${C[@]}" $LEVERS --epochs 1 --out "$WORK/timing" > "$WORK/timing.txt" 2>&1 || { echo "timing run failed:"; tail -20 "$WORK/timing.txt"; exit 1; }
