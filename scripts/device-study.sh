@@ -9,9 +9,11 @@
 #
 # Prepare here:  bash ../shared/device/prepare.sh; bash scripts/setup.sh; pnpm bundle:offline;
 #                bash scripts/device-data.sh
-# Call 1:        the device check with carry [".device", "build/offline", ".devsamples"] (docs/cuda.md)
+# Call 1:        carry [".device", "build/offline"]: source .device/env.sh; nvidia-smi -L
+#                (or the device check, with ".devsamples" too, docs/cuda.md; then BUDGET=330 below)
 # Call 2, within 30 s (the machine stays warm; .device and build/offline stay there): carry [".devdata"],
-#                source .device/env.sh; BUDGET=285 bash scripts/device-study.sh 2>&1 | tee $OUT/log.txt
+#                timeout_s 600: source .device/env.sh; LRPSEG_CUDA_GEMM_BLOCKS=2 BUDGET=540 \
+#                  bash scripts/device-study.sh 2>&1 | tee $OUT/log.txt
 # Env: BUDGET (s, default 420), ARCH (vgg11-onefc), SEED (0), BACKEND (cuda), LEVERS (train options), SIZE, WIDTH_DIVISOR,
 #      LEVERS_B (other train options: then two runs of half the epochs each, evaluated side by side, no calibration),
 #      WORKERS (data loading threads, default 12: images are decoded in pure JS there, no sharp),
