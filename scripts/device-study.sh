@@ -53,16 +53,15 @@ C=(--manifest .devdata/six.json --classes Crack,Blowhole,Free --backend "$BACKEN
 if [[ $BACKEND == cuda && -f $B/conformance.mjs ]]; then
   say "conformance on cuda${LRPSEG_CUDA_GEMM_BLOCKS:+ with LRPSEG_CUDA_GEMM_BLOCKS=$LRPSEG_CUDA_GEMM_BLOCKS}"
   cuda_conformance() { LRPSEG_DEVICE=${LRPSEG_DEVICE:-0} timeout 120 node "$B/conformance.mjs" > "$WORK/conformance.txt" 2>&1; }
-  if cuda_conformance; then
-    tail -1 "$WORK/conformance.txt"
-  elif [[ -n ${LRPSEG_CUDA_GEMM_BLOCKS:-} ]]; then
+  passed=0; cuda_conformance && passed=1
+  if (( !passed )) && [[ -n ${LRPSEG_CUDA_GEMM_BLOCKS:-} ]]; then
     grep -m5 -i 'fail' "$WORK/conformance.txt"; tail -1 "$WORK/conformance.txt"
     echo "device-study: conformance failed with LRPSEG_CUDA_GEMM_BLOCKS=$LRPSEG_CUDA_GEMM_BLOCKS; training with the default kernels"
     unset LRPSEG_CUDA_GEMM_BLOCKS
-    cuda_conformance && tail -1 "$WORK/conformance.txt" || { tail -20 "$WORK/conformance.txt"; echo "device-study: the conformance suites did not pass on cuda (above); no training"; exit 1; }
-  else
-    tail -20 "$WORK/conformance.txt"; echo "device-study: the conformance suites did not pass on cuda (above); no training"; exit 1
+    cuda_conformance && passed=1
   fi
+  (( passed )) || { tail -20 "$WORK/conformance.txt"; echo "device-study: the conformance suites did not pass on cuda (above); no training"; exit 1; }
+  tail -1 "$WORK/conformance.txt"
   cp "$WORK/conformance.txt" "$OUTDIR/" 2>/dev/null
 fi
 

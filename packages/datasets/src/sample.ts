@@ -138,8 +138,8 @@ export function prepareSample(image: PlanarImage, mask: PlanarImage | null, spec
   const [inH, inW] = spec.size;
   const rand = mulberry32(spec.seed);
   let [h, w] = scaledSize(img.height, img.width, inH, inW);
-  // drawn first, and only when enabled: the default augmentation's draws stay as they were
-  if (spec.mode === 'train' && (spec.augment.scale ?? 1) !== 1) [h, w] = randomScaledSize(rand, h, w, inH, inW, spec.augment.scale!);
+  // drawn first, and nothing is drawn at the default 1: the default augmentation's draws stay as they were
+  if (spec.mode === 'train') [h, w] = randomScaledSize(rand, h, w, inH, inW, spec.augment.scale ?? 1);
   if (h !== img.height || w !== img.width) {
     img = resizeBilinear(img, h, w);
     msk = msk && resizeBilinear(msk, h, w);
