@@ -213,7 +213,12 @@ describe.skipIf(!have)('lrpseg train', () => {
     };
     const plain = await run('sj-plain');
     expect(await run('sj-one', '--scale-jitter', '1')).toEqual(plain);
-    expect(await run('sj-two', '--scale-jitter', '2')).not.toEqual(plain);
+    const both = await run('sj-two', '--scale-jitter', '2');
+    expect(both).not.toEqual(plain);
+    expect(await run('sj-two-both', '--scale-jitter', '2', '--scale-range', 'both')).toEqual(both);
+    const enlarge = await run('sj-two-enlarge', '--scale-jitter', '2', '--scale-range', 'enlarge');
+    expect(enlarge).not.toEqual(plain);
+    expect(enlarge).not.toEqual(both);
   });
 
   it('the decision classes and the extra ones: relabelled, training only, never both', () => {
@@ -239,6 +244,8 @@ describe.skipIf(!have)('lrpseg train', () => {
       ['--label-smoothing', 'x', /--label-smoothing must be/],
       ['--scale-jitter', '0.9', /--scale-jitter must be a number in \[1, 4\]/],
       ['--scale-jitter', '5', /--scale-jitter must be/],
+      ['--scale-range', 'enlarge', /--scale-range enlarge needs --scale-jitter above 1/],
+      ['--scale-range', 'shrink', /--scale-range/],
       ['--extra-classes', 'Nope', /no class "Nope"/],
     ] as const) {
       const r = await lrpseg('train', 'classifier', ...common, '--out', path.join(dir, 'bad'), opt, value);

@@ -314,17 +314,31 @@ export function randomPhotometric<T extends PlanarImage>(rand: () => number, img
   return out;
 }
 
+/** Which factors scale jitter draws: `both` log-uniform in [1/s, s], `enlarge` log-uniform in [1, s]. */
+export type ScaleRange = 'both' | 'enlarge';
+
 /**
  * The size of a training image after a random rescale (scale jitter): a factor drawn log-uniformly in
- * [1/s, s], raised where needed so that the image still holds the input (`inH × inW`), aspect ratio kept.
- * Magnetic Tile's captures come at different resolutions (small ones are scaled up to the input), so a
- * defect's apparent size and the sharpness of the texture vary between captures; this draws such
- * variations for the training crops. `s` = 1 is off and draws nothing from `rand`.
+ * [1/s, s] (or in [1, s] for `range` = `enlarge`), raised where needed so that the image still holds the
+ * input (`inH × inW`), aspect ratio kept. Magnetic Tile's captures come at different resolutions (small
+ * ones are scaled up to the input), so a defect's apparent size and the sharpness of the texture vary
+ * between captures; this draws such variations for the training crops. `s` = 1 is off and draws nothing
+ * from `rand`; otherwise one number is drawn, whatever the range.
  */
-export function randomScaledSize(rand: () => number, h: number, w: number, inH: number, inW: number, s: number): [number, number] {
+export function randomScaledSize(
+  rand: () => number,
+  h: number,
+  w: number,
+  inH: number,
+  inW: number,
+  s: number,
+  range: ScaleRange = 'both',
+): [number, number] {
   if (!(s >= 1 && s <= 4)) throw new LrpsegError('BAD_INPUT', `scale jitter must be in [1, 4] (got ${s})`);
   if (h < inH || w < inW) throw new LrpsegError('BAD_INPUT', `randomScaledSize: image of ${h}×${w} is smaller than the input ${inH}×${inW}`);
   if (s === 1) return [h, w];
-  const f = Math.max(Math.exp((2 * rand() - 1) * Math.log(s)), inH / h, inW / w);
+  // 'both' keeps its original expression, so that runs made before 'enlarge' existed replay bit for bit
+  const exponent = range === 'both' ? 2 * rand() - 1 : rand();
+  const f = Math.max(Math.exp(exponent * Math.log(s)), inH / h, inW / w);
   return [Math.max(inH, Math.round(h * f)), Math.max(inW, Math.round(w * f))];
 }

@@ -13,6 +13,7 @@ import {
   randomCropContaining,
   randomPhotometric,
   randomScaledSize,
+  type ScaleRange,
   randomWarpMap,
   rotate90,
   thresholdMask,
@@ -39,6 +40,8 @@ export interface TrainAugment {
   readonly contrast?: number;
   /** Scale jitter before the crop: the image and its mask rescaled by a factor log-uniform in [1/s, s] (default 1: off). */
   readonly scale?: number;
+  /** The factors `scale` draws: [1/s, s] (`both`, default) or [1, s] (`enlarge`: never shrinks). */
+  readonly scaleRange?: ScaleRange;
 }
 
 export const CLASSIFIER_AUGMENT: TrainAugment = { flips: true, warp: null };
@@ -139,7 +142,7 @@ export function prepareSample(image: PlanarImage, mask: PlanarImage | null, spec
   const rand = mulberry32(spec.seed);
   let [h, w] = scaledSize(img.height, img.width, inH, inW);
   // drawn first, and nothing is drawn at the default 1: the default augmentation's draws stay as they were
-  if (spec.mode === 'train') [h, w] = randomScaledSize(rand, h, w, inH, inW, spec.augment.scale ?? 1);
+  if (spec.mode === 'train') [h, w] = randomScaledSize(rand, h, w, inH, inW, spec.augment.scale ?? 1, spec.augment.scaleRange);
   if (h !== img.height || w !== img.width) {
     img = resizeBilinear(img, h, w);
     msk = msk && resizeBilinear(msk, h, w);

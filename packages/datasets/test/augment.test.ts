@@ -272,6 +272,36 @@ describe('scale jitter', () => {
     expect(share((f) => f > Math.SQRT2)).toBeGreaterThan(0.21);
   });
 
+  it("range 'enlarge' draws log-uniformly in [1, s] (never shrinks), one number per image like 'both'", () => {
+    let draws = 0;
+    const base = mulberry32(5);
+    const rand = (): number => {
+      draws++;
+      return base();
+    };
+    const factors: number[] = [];
+    for (let i = 0; i < 4000; i++) {
+      const [h, w] = randomScaledSize(rand, 300, 400, 64, 64, 2, 'enlarge');
+      expect(h).toBeGreaterThanOrEqual(300);
+      expect(Math.abs(w / h - 400 / 300)).toBeLessThan(0.01);
+      factors.push(h / 300);
+    }
+    expect(draws).toBe(4000);
+    expect(Math.max(...factors)).toBeLessThanOrEqual(2 + 1 / 300);
+    expect(Math.max(...factors)).toBeGreaterThan(1.95);
+    // log-uniform on [1, 2]: half below √2, a quarter below 2^¼
+    const share = (p: (f: number) => boolean): number => factors.filter(p).length / factors.length;
+    expect(share((f) => f < Math.SQRT2)).toBeGreaterThan(0.46);
+    expect(share((f) => f < Math.SQRT2)).toBeLessThan(0.54);
+    expect(share((f) => f < 2 ** 0.25)).toBeGreaterThan(0.21);
+    expect(share((f) => f < 2 ** 0.25)).toBeLessThan(0.29);
+    // the same draw u gives 2^u under 'enlarge' and 2^(2u − 1) under 'both'
+    const u = (): number => 0.75;
+    expect(randomScaledSize(u, 300, 400, 64, 64, 2, 'enlarge')).toEqual([Math.round(300 * 2 ** 0.75), Math.round(400 * 2 ** 0.75)]);
+    expect(randomScaledSize(u, 300, 400, 64, 64, 2, 'both')).toEqual([Math.round(300 * 2 ** 0.5), Math.round(400 * 2 ** 0.5)]);
+    expect(randomScaledSize(u, 300, 400, 64, 64, 1, 'enlarge')).toEqual([300, 400]);
+  });
+
   it('a small image is raised to hold the input, with its aspect ratio; s = 1 is off and draws nothing', () => {
     const rand = mulberry32(2);
     let atInput = 0;

@@ -43,6 +43,7 @@ import {
   serializeManifest,
   type Manifest,
   type ManifestEntry,
+  type ScaleRange,
   type TrainAugment,
 } from '@lrpseg/datasets';
 import { intArg } from '../args.js';
@@ -94,6 +95,8 @@ export interface ClassifierTrainOptions extends CommonTrainOptions {
   readonly contrast?: number;
   /** Scale jitter s in [1, 4]: each training image rescaled by a factor log-uniform in [1/s, s] before the crop (default 1: off). */
   readonly scaleJitter?: number;
+  /** The factors the scale jitter draws: [1/s, s] (`both`, default) or [1, s] (`enlarge`); needs scaleJitter > 1. */
+  readonly scaleRange?: ScaleRange;
   /** Label smoothing ε of the cross-entropy (default 0). */
   readonly labelSmoothing?: number;
   /** Train with a batch norm after every convolution, folded into the convolutions in what is saved. */
@@ -229,6 +232,7 @@ export function splitDecisionAndExtra(
 }
 
 export async function trainClassifierCommand(o: ClassifierTrainOptions, io: CliIo): Promise<number> {
+  if (o.scaleRange === 'enlarge' && (o.scaleJitter ?? 1) === 1) throw new UsageError('--scale-range enlarge needs --scale-jitter above 1');
   const opened = await openManifest(o.manifest, o.data);
   const { root } = opened;
   const { decision: manifest, extraTrain, extraNames } = splitDecisionAndExtra(opened.manifest, o.classes, o.extraClasses);
@@ -243,7 +247,7 @@ export async function trainClassifierCommand(o: ClassifierTrainOptions, io: CliI
     ...(o.rot90 ? { rot90: true } : {}),
     ...((o.brightness ?? 0) > 0 ? { brightness: o.brightness } : {}),
     ...((o.contrast ?? 0) > 0 ? { contrast: o.contrast } : {}),
-    ...((o.scaleJitter ?? 1) !== 1 ? { scale: o.scaleJitter } : {}),
+    ...((o.scaleJitter ?? 1) !== 1 ? { scale: o.scaleJitter, scaleRange: o.scaleRange ?? 'both' } : {}),
   };
   await mkdirp(o.out);
   if (o.classes !== undefined || o.extraClasses !== undefined) {
@@ -685,6 +689,7 @@ export function registerTrain(program: Command, io: CliIo, setResult: (code: num
     .option('--brightness <m>', 'augmentation: brightness factor uniform in [1 - m, 1 + m]', fractionArg('--brightness'), 0)
     .option('--contrast <m>', 'augmentation: contrast factor uniform in [1 - m, 1 + m]', fractionArg('--contrast'), 0)
     .option('--scale-jitter <s>', 'augmentation: each training image rescaled by a factor log-uniform in [1/s, s] before the crop (1: off)', scaleArg('--scale-jitter'), 1)
+    .addOption(new Option('--scale-range <range>', 'the factors --scale-jitter draws: both ([1/s, s]) or enlarge ([1, s]: never shrinks)').choices(['both', 'enlarge']).default('both'))
     .option('--label-smoothing <e>', 'label smoothing of the cross-entropy', fractionArg('--label-smoothing'), 0)
     .option('--batch-norm', 'train with a batch norm after every convolution (as vgg11_bn); the saved model has them folded into the convolutions, so it is a plain VGG')
     .option('--calibrate', "fold the decision threshold with the best validation balanced accuracy into model.safetensors (as lrpseg calibrate)")
@@ -709,6 +714,7 @@ export function registerTrain(program: Command, io: CliIo, setResult: (code: num
             brightness: opts.brightness as number,
             contrast: opts.contrast as number,
             scaleJitter: opts.scaleJitter as number,
+            scaleRange: opts.scaleRange as ScaleRange,
             labelSmoothing: opts.labelSmoothing as number,
             batchNorm: Boolean(opts.batchNorm),
             calibrate: Boolean(opts.calibrate),
