@@ -254,6 +254,29 @@ describe.skipIf(!have)('lrpseg train', () => {
     }
   });
 
+  it('--patience stops early, --min-epochs holds it back; both refused where they cannot apply', async () => {
+    // learning rates 0: the validation figure never changes, so the best stays epoch 1
+    const frozen = [...common, '--arch', 'vgg11-onefc', '--width-divisor', '16', '--lr-conv', '0', '--lr-fc', '0', '--epochs', '4', '--patience', '1'];
+    const epochs = async (name: string, ...more: string[]) => {
+      const out = path.join(dir, name);
+      const r = await lrpseg('train', 'classifier', ...frozen, ...more, '--out', out);
+      expect(r.code, r.stderr).toBe(0);
+      return readFileSync(path.join(out, 'train-log.jsonl'), 'utf8').trim().split('\n').length;
+    };
+    expect(await epochs('patience')).toBe(2);
+    expect(await epochs('min-epochs', '--min-epochs', '3')).toBe(3);
+    for (const [args, msg] of [
+      [['train', 'classifier', ...common, '--min-epochs', '2'], /--min-epochs restrains early stopping: it needs --patience/],
+      [['train', 'classifier', ...common, '--epochs', '3', '--patience', '1', '--min-epochs', '4'], /--min-epochs 4 is more than --epochs 3/],
+      [['train', 'unet', ...common, '--min-epochs', '2'], /needs --patience/],
+      [['train', 'pretext', ...common, '--patience', '2'], /train pretext has no validation to stop on/],
+    ] as const) {
+      const r = await lrpseg(...args, '--out', path.join(dir, 'bad-stop'));
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(msg);
+    }
+  });
+
   it('reports a missing manifest and a missing checkpoint on one line', async () => {
     const r = await lrpseg('train', 'classifier', '--manifest', path.join(dir, 'nope.json'), '--out', path.join(dir, 'x'), '-q');
     expect(r.code).toBe(1);

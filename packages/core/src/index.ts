@@ -27,6 +27,7 @@ export * from './nn/unet.js';
 export * from './train/unet.js';
 export * from './train/schedule.js';
 export * from './train/trainer.js';
+export * from './train/early-stopping.js';
 export * from './train/loss.js';
 export * from './train/head.js';
 export * from './train/pretext.js';

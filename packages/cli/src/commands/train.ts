@@ -69,6 +69,8 @@ export interface CommonTrainOptions {
   readonly warmup: number;
   readonly schedule: 'constant' | 'cosine';
   readonly patience: number;
+  /** With patience: never stop before this many epochs (default 0). */
+  readonly minEpochs?: number;
   readonly size: number;
   readonly seed: number;
   readonly backend: BackendName;
@@ -231,7 +233,16 @@ export function splitDecisionAndExtra(
   return { decision, extraTrain, extraNames };
 }
 
+/** --min-epochs only restrains --patience, and cannot ask for more epochs than --epochs. */
+function checkEarlyStopping(o: CommonTrainOptions): void {
+  const min = o.minEpochs ?? 0;
+  if (min === 0) return;
+  if (o.patience === 0) throw new UsageError('--min-epochs restrains early stopping: it needs --patience');
+  if (min > o.epochs) throw new UsageError(`--min-epochs ${min} is more than --epochs ${o.epochs}`);
+}
+
 export async function trainClassifierCommand(o: ClassifierTrainOptions, io: CliIo): Promise<number> {
+  checkEarlyStopping(o);
   if (o.scaleRange === 'enlarge' && (o.scaleJitter ?? 1) === 1) throw new UsageError('--scale-range enlarge needs --scale-jitter above 1');
   const opened = await openManifest(o.manifest, o.data);
   const { root } = opened;
@@ -316,6 +327,7 @@ export async function trainClassifierCommand(o: ClassifierTrainOptions, io: CliI
         ...(o.batchNorm || resume?.batchNorms !== undefined ? { batchNorm: true } : {}),
         decisionClasses: manifest.labels.length,
         patience: o.patience,
+        ...(o.minEpochs ? { minEpochs: o.minEpochs } : {}),
         seed: o.seed,
       },
       {
@@ -438,6 +450,7 @@ const PRETEXT_LABELLERS: Readonly<Record<PretextTask, PretextLabeller>> = {
  * features.safetensors for `train classifier --init`. No early stopping: the last epoch's weights are kept.
  */
 export async function trainPretextCommand(o: PretextTrainOptions, io: CliIo): Promise<number> {
+  if (o.patience > 0 || (o.minEpochs ?? 0) > 0) throw new UsageError('train pretext has no validation to stop on: --patience and --min-epochs do not apply');
   const task = PRETEXT_LABELLERS[o.task];
   const { manifest, root } = await openManifest(o.manifest, o.data);
   let images = new SeededRng(o.seed).shuffle(requireSubset(manifest, 'train', o.manifest).filter(task.uses));
@@ -524,6 +537,7 @@ export async function trainPretextCommand(o: PretextTrainOptions, io: CliIo): Pr
 }
 
 export async function trainUNetCommand(o: UNetTrainOptions, io: CliIo): Promise<number> {
+  checkEarlyStopping(o);
   const { manifest, root } = await openManifest(o.manifest, o.data);
   // The U-Net learns from pixel labels: defective images only (defect-free ones have empty masks and
   // are kept too, at their share, so that it also sees clean surfaces).
@@ -549,7 +563,8 @@ export async function trainUNetCommand(o: UNetTrainOptions, io: CliIo): Promise<
       unet,
       {
         epochs: o.epochs, stepsPerEpoch, optimizer: { kind: o.optimizer, weightDecay: o.weightDecay }, lr: o.lr,
-        schedule: { kind: o.schedule, warmupSteps: o.warmup }, posWeight: o.posWeight, diceWeight: o.dice ?? 0, patience: o.patience, seed: o.seed,
+        schedule: { kind: o.schedule, warmupSteps: o.warmup }, posWeight: o.posWeight, diceWeight: o.dice ?? 0, patience: o.patience,
+        ...(o.minEpochs ? { minEpochs: o.minEpochs } : {}), seed: o.seed,
       },
       {
         async *trainBatches(epoch: number) {
@@ -631,6 +646,7 @@ function commonOptions(cmd: Command): Command {
     .option('--warmup <steps>', 'linear learning-rate warm-up steps', intArg(0), 0)
     .addOption(new Option('--schedule <kind>', 'learning-rate schedule after warm-up').choices(['constant', 'cosine']).default('constant'))
     .option('--patience <epochs>', 'stop after this many epochs without improvement (0: never)', intArg(0), 0)
+    .option('--min-epochs <n>', 'with --patience: never stop before this many epochs (a run from scratch can sit at chance at first)', intArg(0), 0)
     .option('--size <n>', 'input size (square)', intArg(8, 4096), 224)
     .option('--seed <n>', 'seed of initialisation, sampling, augmentation and dropout', intArg(0), 0)
     .addOption(new Option('--backend <name>', 'compute backend').choices([...BACKEND_NAMES]).default('cpu'))
@@ -655,6 +671,7 @@ function common(opts: Record<string, unknown>): CommonTrainOptions {
     warmup: opts.warmup as number,
     schedule: opts.schedule as 'constant' | 'cosine',
     patience: opts.patience as number,
+    ...((opts.minEpochs as number) > 0 ? { minEpochs: opts.minEpochs as number } : {}),
     size: opts.size as number,
     seed: opts.seed as number,
     backend: opts.backend as BackendName,

@@ -13,6 +13,7 @@ import { LrpsegError } from '../errors.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import type { Optimizer, OptimizerConfig } from './optimizer.js';
 import { lrScaleAt, type LrSchedule } from './schedule.js';
+import { stopsEarly } from './early-stopping.js';
 
 export interface LabeledBatch {
   /** (n, C, H, W) raw intensities in [0, 1]. */
@@ -36,6 +37,8 @@ export interface ClassifierTrainingConfig {
   readonly decisionClasses?: number;
   /** Stop after this many epochs without a better validation balanced accuracy (0: never). */
   readonly patience: number;
+  /** With patience: never stop before this many epochs (default 0). */
+  readonly minEpochs?: number;
   readonly seed: number;
   /**
    * Train with a batch norm after every convolution (batchnorm.ts); validation and checkpoints use the
@@ -213,7 +216,7 @@ export async function trainClassifier(
       await hooks.saveCheckpoint(bytes, 'last');
       if (improved) await hooks.saveCheckpoint(bytes, 'best');
     }
-    if (config.patience > 0 && epoch - bestEpoch >= config.patience) break;
+    if (stopsEarly(config, epoch, bestEpoch)) break;
     if (epoch + 1 < config.epochs && hooks.stopRequested?.()) return { history, bestEpoch, stopped: { epoch: epoch + 1, step: 0 } };
   }
   return { history, bestEpoch };

@@ -9,6 +9,7 @@ import { scope } from '../tensor.js';
 import { SeededRng } from '../random.js';
 import type { OptimizerConfig } from './optimizer.js';
 import { lrScaleAt, type LrSchedule } from './schedule.js';
+import { stopsEarly } from './early-stopping.js';
 import { createUNetOptimizer, trainUNetStep } from './unet.js';
 
 export interface MaskedBatch {
@@ -30,7 +31,10 @@ export interface UNetTrainingConfig {
   readonly posWeight?: number;
   /** Weight of the soft Dice loss added to the BCE (default 0: BCE alone). */
   readonly diceWeight?: number;
+  /** Stop after this many epochs without a better validation IoU (0: never). */
   readonly patience: number;
+  /** With patience: never stop before this many epochs (default 0). */
+  readonly minEpochs?: number;
   readonly seed: number;
 }
 
@@ -113,7 +117,7 @@ export async function trainUNet(unet: UNet, config: UNetTrainingConfig, hooks: U
     const record: UNetEpochRecord = { epoch, step: optimizer.step, trainLoss: seen ? lossSum / seen : NaN, valIoU: iou, best: improved, seconds: (Date.now() - started) / 1000 };
     history.push(record);
     await hooks.onEpoch?.(record);
-    if (config.patience > 0 && epoch - bestEpoch >= config.patience) break;
+    if (stopsEarly(config, epoch, bestEpoch)) break;
   }
   optimizer.dispose();
   return { history, bestEpoch };

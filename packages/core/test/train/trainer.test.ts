@@ -55,6 +55,15 @@ describe('trainer', () => {
     }
   });
 
+  it('stops early after --patience epochs without a better validation figure, not before --min-epochs', async () => {
+    // learning rates 0: the weights and so the validation figure never change, the best stays epoch 1
+    const frozen: ClassifierTrainingConfig = { ...config, epochs: 6, stepsPerEpoch: 1, lrs: { conv: 0, fc: 0 } };
+    const epochs = async (c: ClassifierTrainingConfig) => (await trainClassifier(buildVgg(b, meta, { seed: 1 }), c, hooks(new Map()))).history.length;
+    expect(await epochs({ ...frozen, patience: 2 })).toBe(3);
+    expect(await epochs({ ...frozen, patience: 2, minEpochs: 5 })).toBe(5);
+    expect(await epochs({ ...frozen, patience: 0, minEpochs: 5 })).toBe(6);
+  });
+
   it('a run stopped on request, mid-epoch or between epochs, resumes to the uninterrupted weights and records', async () => {
     const short: ClassifierTrainingConfig = { ...config, epochs: 2, stepsPerEpoch: 6 };
     const whole = buildVgg(b, meta, { seed: 1 });
