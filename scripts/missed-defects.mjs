@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Which defects a classifier misses, from the per-view decisions of `lrpseg eval` (metrics.json):
 // defect views caught by class, by damage area (thirds), by image, and the images with a missed view,
-// with their group, class, damage pixels and each view's margin (defect − defect-free logit).
+// with their group, class, damage pixels and each view's margin (defect − defect-free logit); and the
+// false alarms (defect-free views called defective) by group, as they cluster in a few regions.
 //
 // Usage: node scripts/missed-defects.mjs REPORT/metrics.json
 import { readFileSync } from 'node:fs';
@@ -46,4 +47,10 @@ for (const c of report.classification) {
   for (const [id, e] of missed) {
     console.log(`    ${id}  ${e.group ?? '-'}  ${e.class ?? '-'}  ${e.damage}  ${e.views.map((v) => `${v.view} ${v.margin >= 0 ? '+' : ''}${v.margin.toFixed(2)}`).join(', ')}`);
   }
+  const free = entries.filter(([, d]) => d.label === 0);
+  const alarms = free.filter(([, d]) => d.defect);
+  const byGroup = new Map();
+  for (const [, d] of alarms) byGroup.set(d.group ?? '-', (byGroup.get(d.group ?? '-') ?? 0) + 1);
+  const groups = [...byGroup].sort(([a, x], [b, y]) => y - x || a.localeCompare(b)).map(([g, n]) => `${g} ${n}`);
+  console.log(`  false alarms: ${alarms.length} of ${free.length} defect-free views${groups.length > 0 ? `; by group: ${groups.join(', ')}` : ''}`);
 }
