@@ -327,7 +327,7 @@ export async function trainClassifierCommand(o: ClassifierTrainOptions, io: CliI
         ...(o.batchNorm || resume?.batchNorms !== undefined ? { batchNorm: true } : {}),
         decisionClasses: manifest.labels.length,
         patience: o.patience,
-        ...(o.minEpochs ? { minEpochs: o.minEpochs } : {}),
+        minEpochs: o.minEpochs ?? 0,
         seed: o.seed,
       },
       {
@@ -564,7 +564,7 @@ export async function trainUNetCommand(o: UNetTrainOptions, io: CliIo): Promise<
       {
         epochs: o.epochs, stepsPerEpoch, optimizer: { kind: o.optimizer, weightDecay: o.weightDecay }, lr: o.lr,
         schedule: { kind: o.schedule, warmupSteps: o.warmup }, posWeight: o.posWeight, diceWeight: o.dice ?? 0, patience: o.patience,
-        ...(o.minEpochs ? { minEpochs: o.minEpochs } : {}), seed: o.seed,
+        minEpochs: o.minEpochs ?? 0, seed: o.seed,
       },
       {
         async *trainBatches(epoch: number) {
@@ -671,7 +671,7 @@ function common(opts: Record<string, unknown>): CommonTrainOptions {
     warmup: opts.warmup as number,
     schedule: opts.schedule as 'constant' | 'cosine',
     patience: opts.patience as number,
-    ...((opts.minEpochs as number) > 0 ? { minEpochs: opts.minEpochs as number } : {}),
+    minEpochs: opts.minEpochs as number,
     size: opts.size as number,
     seed: opts.seed as number,
     backend: opts.backend as BackendName,

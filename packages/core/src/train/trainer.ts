@@ -13,7 +13,7 @@ import { LrpsegError } from '../errors.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import type { Optimizer, OptimizerConfig } from './optimizer.js';
 import { lrScaleAt, type LrSchedule } from './schedule.js';
-import { stopsEarly } from './early-stopping.js';
+import { stopsEarly, type EarlyStopping } from './early-stopping.js';
 
 export interface LabeledBatch {
   /** (n, C, H, W) raw intensities in [0, 1]. */
@@ -21,7 +21,8 @@ export interface LabeledBatch {
   readonly labels: readonly number[];
 }
 
-export interface ClassifierTrainingConfig {
+/** Early stopping watches the validation balanced accuracy. */
+export interface ClassifierTrainingConfig extends EarlyStopping {
   readonly epochs: number;
   readonly stepsPerEpoch: number;
   readonly optimizer: OptimizerConfig;
@@ -35,10 +36,6 @@ export interface ClassifierTrainingConfig {
    * others are auxiliary training classes (default: all classes).
    */
   readonly decisionClasses?: number;
-  /** Stop after this many epochs without a better validation balanced accuracy (0: never). */
-  readonly patience: number;
-  /** With patience: never stop before this many epochs (default 0). */
-  readonly minEpochs?: number;
   readonly seed: number;
   /**
    * Train with a batch norm after every convolution (batchnorm.ts); validation and checkpoints use the

@@ -9,7 +9,7 @@ import { scope } from '../tensor.js';
 import { SeededRng } from '../random.js';
 import type { OptimizerConfig } from './optimizer.js';
 import { lrScaleAt, type LrSchedule } from './schedule.js';
-import { stopsEarly } from './early-stopping.js';
+import { stopsEarly, type EarlyStopping } from './early-stopping.js';
 import { createUNetOptimizer, trainUNetStep } from './unet.js';
 
 export interface MaskedBatch {
@@ -22,7 +22,8 @@ export interface MaskedBatch {
   readonly width: number;
 }
 
-export interface UNetTrainingConfig {
+/** Early stopping watches the validation IoU. */
+export interface UNetTrainingConfig extends EarlyStopping {
   readonly epochs: number;
   readonly stepsPerEpoch: number;
   readonly optimizer: OptimizerConfig;
@@ -31,10 +32,6 @@ export interface UNetTrainingConfig {
   readonly posWeight?: number;
   /** Weight of the soft Dice loss added to the BCE (default 0: BCE alone). */
   readonly diceWeight?: number;
-  /** Stop after this many epochs without a better validation IoU (0: never). */
-  readonly patience: number;
-  /** With patience: never stop before this many epochs (default 0). */
-  readonly minEpochs?: number;
   readonly seed: number;
 }
 
