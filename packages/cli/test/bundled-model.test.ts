@@ -41,19 +41,24 @@ describe('the bundled model', () => {
     const maskFile = path.join(out, 'synthetic-tile-blowhole.png');
     const mask = decodeImage(readFileSync(maskFile), maskFile);
     // scripts/make-sample.mjs: an elliptical pit centred at (140, 90) with radii 9 × 6, its rim out to 1.35 radii
-    let inter = 0, marked = 0, truth = 0, far = 0;
+    const drawn = (x: number, y: number) => Math.hypot((x - 140) / 9, (y - 90) / 6) < 1.35;
+    const truthPixels: [number, number][] = [];
+    const markedPixels: [number, number][] = [];
     for (let y = 0; y < mask.height; y++) {
       for (let x = 0; x < mask.width; x++) {
-        const on = mask.data[y * mask.width + x] > 0.5; // first plane, values in [0, 1]
-        const r = Math.hypot((x - 140) / 9, (y - 90) / 6);
-        if (on) marked++;
-        if (r < 1.35) truth++;
-        if (on && r < 1.35) inter++;
-        if (on && r >= 2) far++;
+        if (drawn(x, y)) truthPixels.push([x, y]);
+        if (mask.data[y * mask.width + x] > 0.5) markedPixels.push([x, y]); // first plane, values in [0, 1]
       }
     }
-    expect(inter / (marked + truth - inter)).toBeGreaterThan(0.5);
-    expect(far).toBe(0);
+    const inter = markedPixels.filter(([x, y]) => drawn(x, y)).length;
+    expect(inter / (markedPixels.length + truthPixels.length - inter)).toBeGreaterThan(0.5);
+    // Near the blowhole, over- and under-marking is the IoU's business. "Far" is a mark elsewhere on the
+    // tile: more than the pit's smaller radius (6 px) from every drawn pixel, in pixels and so the same in
+    // every direction, as an explanation's spread is (square kernels and pooling); models/README.md,
+    // "The sample test".
+    const distanceToDrawn = ([x, y]: [number, number]) => Math.min(...truthPixels.map(([u, v]) => Math.hypot(x - u, y - v)));
+    const far = markedPixels.filter((p) => distanceToDrawn(p) > 6);
+    expect(far).toEqual([]);
   });
 
   it.skipIf(!existsSync(MT))('scores on the grouped test split what mt-vgg11-onefc-w8.eval.json says', async () => {
