@@ -1,7 +1,7 @@
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CpuBackend, classifyAndExplain, countPixels, loadModel, parseComposite, pooledIoUInterval, segmentMap, segmentationScores } from '@lrpseg/core';
+import { CpuBackend, classifyAndExplain, countPixels, formatRule, loadModel, parseComposite, pooledIoUInterval, segmentMap, segmentationScores } from '@lrpseg/core';
 import { decodeImage, encodePngGrey, prepareForModel, readImageFile } from '@lrpseg/datasets';
 import { networkNames, type EvalReport } from '../src/commands/eval.js';
 import { binarizeTruth, flipPlanar } from '../src/report/eval-data.js';
@@ -47,6 +47,22 @@ describe.skipIf(!HAVE_BLOWHOLE)('eval on real images', () => {
     for (const ext of ['.jpg', '.png']) copyFileSync(path.join(FREE_DIR, free + ext), path.join(data, free + ext));
     stems = [...defective, free].sort();
     await writeGateModel(model, stems.map((s) => path.join(data, `${s}.jpg`)));
+  });
+
+  it('scores a named custom rule list like the composite it spells out, and refuses a name given twice', async () => {
+    const m = loadModel(new CpuBackend(), readFileSync(model));
+    const spelled = parseComposite('ours', m.meta).assignments.map((a) => formatRule(a.rule)).join(',');
+    const out = path.join(dir, 'report-custom');
+    const r = await lrpseg('eval', '--model', model, '--rules', 'ours', '--rules', `spelled=${spelled}`, '--methods', 'bmm', '--data', data, '--out', out, '--crop', 'center', '-q');
+    expect(r.code, r.stderr).toBe(0);
+    const rep = readReport(out);
+    const [ours, custom] = ['ours', 'spelled'].map((n) => rep.segmentation.find((s) => s.rules === n && s.method === 'bmm')!);
+    expect(custom.gated.pooled).toEqual(ours.gated.pooled);
+    expect(custom.ungated!.pooled).toEqual(ours.ungated!.pooled);
+    expect(readFileSync(path.join(out, 'metrics.md'), 'utf8')).toContain('spelled: IoU');
+    const twice = await lrpseg('eval', '--model', model, '--rules', 'ours', '--rules', 'ours', '--data', data, '--out', path.join(dir, 'report-twice'), '-q');
+    expect(twice.code).toBe(2);
+    expect(twice.stderr).toMatch(/rule set "ours" given twice/);
   });
 
   it('model form: metrics.json, the Table 3 Markdown, PR curves and panels; numbers as computed directly', async () => {

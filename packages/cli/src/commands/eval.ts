@@ -62,10 +62,11 @@ import type { PrSeries } from '../report/plots.js';
 import { reportMarkdown, tallyByClass, type ClassificationRow, type ComparisonRow, type ConfigRow, type ScoreCells } from '../report/table.js';
 import { defaultSegmentThreads } from './segment.js';
 import { resolveTarget } from './explain.js';
+import { collectRuleSets, type RuleSet } from '../rule-sets.js';
 
 export interface EvalOptions {
   readonly models: readonly string[];
-  readonly rules: readonly string[];
+  readonly rules: readonly RuleSet[];
   readonly methods: readonly SegmentMethod[];
   readonly preds: readonly string[];
   /** U-Net models (score = sigmoid output, mask = score > 0.5), scored beside the model form or alone. */
@@ -342,7 +343,7 @@ async function evalModel(
   const c = model.meta.arch.in_channels;
   const hw = h * w;
   const target = resolveTarget(o.target, model);
-  const composites: Composite[] = o.rules.map((r) => parseComposite(r, model.meta));
+  const composites: Composite[] = o.rules.map((r) => parseComposite(r.spec, model.meta));
   const views: View[] = [];
   const verdicts: boolean[] = [];
   const decisions: Record<string, ViewDecision> = {};
@@ -464,7 +465,7 @@ async function evalModel(
         const vi = defectiveViews[q];
         const v = views[vi];
         if (res.status === 'rejected') {
-          reportFailure(state, null, io, `${v.item.image} (${v.view}, ${o.rules[ri]}, ${method})`, res.reason, false);
+          reportFailure(state, null, io, `${v.item.image} (${v.view}, ${o.rules[ri].name}, ${method})`, res.reason, false);
           return;
         }
         const s = res.value;
@@ -479,13 +480,13 @@ async function evalModel(
       });
       const g = gated.result();
       const u = ungated.result();
-      configs.push({ network, model: file, rules: o.rules[ri], method, gated: g, ungated: u });
-      segUnits.set(`${o.rules[ri]}\u0000${method}`, { gated: gated.units(), ungated: ungated.units() });
+      configs.push({ network, model: file, rules: o.rules[ri].name, method, gated: g, ungated: u });
+      segUnits.set(`${o.rules[ri].name}\u0000${method}`, { gated: gated.units(), ungated: ungated.units() });
       const toPoints = (m: ModeMetrics): PrPoint[] => (m.pr_curve ?? []).map(([recall, precision, threshold]) => ({ recall, precision, threshold }));
       gatedSeries.push({ name: `${network} ${methodLabel(method)} (AP ${fmt(g.ap)})`, points: toPoints(g) });
       ungatedSeries.push({ name: `${network} ${methodLabel(method)} (AP ${fmt(u.ap)})`, points: toPoints(u) });
     }
-    series.push({ rules: o.rules[ri], gated: gatedSeries, ungated: ungatedSeries });
+    series.push({ rules: o.rules[ri].name, gated: gatedSeries, ungated: ungatedSeries });
     const rows: PanelRow[] = [];
     for (const [vi, rgb] of exampleInputs) {
       const q = defectiveViews.indexOf(vi);
@@ -498,7 +499,7 @@ async function evalModel(
         masks: exampleMasks.get(vi) ?? [],
       });
     }
-    panels.push({ rules: o.rules[ri], rows });
+    panels.push({ rules: o.rules[ri].name, rows });
   }
   return { classification, configs, units: { classification: classUnits, segmentation: segUnits }, panels, series, views };
 }
@@ -709,6 +710,8 @@ export async function evalCommand(o: EvalOptions, io: CliIo): Promise<number> {
   if (o.preds.length > 0 && (o.models.length > 0 || unets.length > 0)) throw new UsageError('eval: --pred cannot be combined with --model or --unet');
   if (o.models.length === 0 && o.preds.length === 0 && unets.length === 0) throw new UsageError('eval: give --model (with --rules), --unet, or --pred');
   if (o.models.length > 0 && o.rules.length === 0) throw new UsageError('eval: --model needs --rules (e.g. --rules ours,montavon)');
+  const twice = o.rules.map((r) => r.name).find((n, i, all) => all.indexOf(n) !== i);
+  if (twice !== undefined) throw new UsageError(`eval: rule set "${twice}" given twice (name custom lists with NAME=LIST)`);
   const data = await readEvalData(o.data, o.truth, o.subset);
   const views = o.preds.length === 0 ? (o.views.length === ALL_VIEWS.length && data.views ? data.views : o.views) : (['identity'] as EvalView[]);
   await ensureDir(o.out);
@@ -764,12 +767,12 @@ export async function evalCommand(o: EvalOptions, io: CliIo): Promise<number> {
             unet.dispose();
           }
         }
-        for (const r of o.rules) {
+        for (const { name: r } of o.rules) {
           figureSeries.set(r, [...(figureSeries.get(r) ?? []), ...unetSeries]);
           figureSeries.set(`${r}\u0000ungated`, [...(figureSeries.get(`${r}\u0000ungated`) ?? []), ...unetSeries]);
         }
         if (o.rules.length === 0 && unetSeries.length > 0) figures.push({ name: 'pr-unet', title: 'Precision-recall, U-Net', series: unetSeries });
-        for (const r of o.rules) {
+        for (const { name: r } of o.rules) {
           figures.push({ name: `pr-${safeName(r)}`, title: `Precision-recall, LRP rules "${r}" (gate on)`, series: figureSeries.get(r) ?? [] });
           figures.push({ name: `pr-${safeName(r)}-ungated`, title: `Precision-recall, LRP rules "${r}" (no gate)`, series: figureSeries.get(`${r}\u0000ungated`) ?? [] });
         }
@@ -825,7 +828,7 @@ export async function evalCommand(o: EvalOptions, io: CliIo): Promise<number> {
 
   const cells = (m: ModeMetrics): ScoreCells => ({ iou: m.iou, precision: m.precision, recall: m.recall, meanImageIoU: m.mean_image_iou, ap: m.ap, iouCi95: m.iou_ci95 });
   // a U-Net row has no rule set: it is shown under each one (as the paper's Table 3 does)
-  const rowRules = (cfg: ConfigMetrics): readonly string[] => (cfg.method === UNET_METHOD && o.rules.length > 0 ? o.rules : [cfg.rules]);
+  const rowRules = (cfg: ConfigMetrics): readonly string[] => (cfg.method === UNET_METHOD && o.rules.length > 0 ? o.rules.map((r) => r.name) : [cfg.rules]);
   const rows: ConfigRow[] = configs.flatMap((cfg) =>
     rowRules(cfg).map((rules) => ({
       network: cfg.network,
@@ -908,7 +911,7 @@ export function registerEval(program: Command, io: CliIo, setResult: (code: numb
         'defective images; classification uses all.',
     )
     .option('--model <file>', 'model to evaluate (repeatable)', collect)
-    .option('--rules <specs>', 'rule sets, comma-separated (e.g. ours,montavon; repeatable)', splitList)
+    .option('--rules <specs>', 'rule sets: named composites, comma-separated (ours,montavon), or one custom list with a rule per parameter layer, optionally named (NAME=zbox,gamma:0.25,…); repeatable', collectRuleSets)
     .option('--methods <list>', 'methods, comma-separated (default simple,gmm,bmm)', splitList)
     .option('--pred <dir>', 'a folder of predicted masks from lrpseg segment (repeatable)', collect)
     .option('--unet <file>', 'a U-Net (lrpseg train unet) to score beside --model, or alone: sigmoid score per pixel, mask = score > 0.5 (repeatable)', collect)
@@ -942,7 +945,7 @@ export function registerEval(program: Command, io: CliIo, setResult: (code: numb
         await evalCommand(
           {
             models: (opts.model as string[] | undefined) ?? [],
-            rules: (opts.rules as string[] | undefined) ?? [],
+            rules: (opts.rules as RuleSet[] | undefined) ?? [],
             methods: methods as SegmentMethod[],
             preds: (opts.pred as string[] | undefined) ?? [],
             unets: (opts.unet as string[] | undefined) ?? [],

@@ -12,6 +12,7 @@ import { CliError, EXIT_FAILURE } from '../errors.js';
 import { mkdirp, writeFileAtomic, type CliIo } from '../io.js';
 import type { ArchChoice } from '../model.js';
 import { evalCommand, type EvalReport } from '../commands/eval.js';
+import { namedRuleSet } from '../rule-sets.js';
 import { trainClassifierCommand, trainUNetCommand, type CommonTrainOptions } from '../commands/train.js';
 import { metricsJson, pct, reportMd, studyRows, type PaperReference, type ReportContext } from './report.js';
 import type { ReproduceOptions, StudyDataset, StudySettings } from './settings.js';
@@ -164,7 +165,7 @@ export async function runStudy<S extends StudySettings>(study: DatasetStudy<S>, 
       await evalCommand(
         {
           models: STUDY_CLASSIFIERS.map((c) => path.join(modelsDir, c.dir, 'model.safetensors')),
-          rules: [...STUDY_RULES],
+          rules: STUDY_RULES.map(namedRuleSet),
           methods: [...SEGMENT_METHODS],
           preds: [],
           unets: [path.join(modelsDir, 'unet', 'unet.safetensors')],

@@ -1,0 +1,47 @@
+/**
+ * The `--rules` values of `lrpseg eval`, which compares several LRP composites in one run. A value is
+ * either named composites, comma-separated (`ours,montavon`), or one custom list with a rule per
+ * parameter layer (`zbox,gamma:0.25,…`, the form `segment --rules` takes), optionally labelled
+ * `NAME=LIST` so that the report's tables and file names stay short. Each custom list takes its own
+ * `--rules`.
+ */
+import { InvalidArgumentError } from 'commander';
+import { NAMED_COMPOSITES, type NamedComposite } from '@lrpseg/core';
+
+/** A composite to evaluate: `spec` goes to parseComposite, `name` labels it in the report. */
+export interface RuleSet {
+  readonly name: string;
+  readonly spec: string;
+}
+
+const isNamed = (s: string): s is NamedComposite => (NAMED_COMPOSITES as readonly string[]).includes(s);
+
+export function namedRuleSet(name: NamedComposite): RuleSet {
+  return { name, spec: name };
+}
+
+/** One --rules value as rule sets; throws InvalidArgumentError (a usage error) on a malformed one. */
+export function parseRuleSets(value: string): RuleSet[] {
+  const v = value.trim();
+  const eq = v.indexOf('=');
+  if (eq >= 0) {
+    const name = v.slice(0, eq).trim();
+    const spec = v.slice(eq + 1).trim();
+    if (!/^[A-Za-z0-9][A-Za-z0-9._+-]*$/.test(name)) throw new InvalidArgumentError(`rule set name "${name}": use letters, digits and . _ + - (e.g. gamma-all=zbox,gamma:0.25,…).`);
+    if (isNamed(name.toLowerCase())) throw new InvalidArgumentError(`"${name}" is a built-in composite; give the custom list another name.`);
+    if (spec === '') throw new InvalidArgumentError(`rule set "${name}" has no rules after "=".`);
+    if (spec.split(',').some((p) => isNamed(p.trim().toLowerCase()))) throw new InvalidArgumentError(`rule set "${name}": a custom list holds one rule per layer, not a named composite.`);
+    return [{ name, spec }];
+  }
+  const parts = v.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  if (parts.length === 0) throw new InvalidArgumentError('no rule set given.');
+  const lower = parts.map((p) => p.toLowerCase());
+  if (lower.every(isNamed)) return lower.map(namedRuleSet);
+  if (lower.some(isNamed)) throw new InvalidArgumentError('mixes named composites with per-layer rules: give each custom list its own --rules.');
+  return [{ name: parts.join(','), spec: parts.join(',') }];
+}
+
+/** commander's accumulator for a repeatable --rules. */
+export function collectRuleSets(value: string, prev: RuleSet[] | undefined): RuleSet[] {
+  return [...(prev ?? []), ...parseRuleSets(value)];
+}

@@ -1,0 +1,25 @@
+import { InvalidArgumentError } from 'commander';
+import { describe, expect, it } from 'vitest';
+import { collectRuleSets, parseRuleSets } from '../src/rule-sets.js';
+
+describe('eval --rules values', () => {
+  it('split named composites on commas, lower-cased', () => {
+    expect(parseRuleSets('ours,montavon')).toEqual([{ name: 'ours', spec: 'ours' }, { name: 'montavon', spec: 'montavon' }]);
+    expect(parseRuleSets(' Ours ')).toEqual([{ name: 'ours', spec: 'ours' }]);
+  });
+
+  it('keep a per-layer list whole, named by itself or by NAME=', () => {
+    expect(parseRuleSets('zbox, gamma:0.25,epsilon')).toEqual([{ name: 'zbox,gamma:0.25,epsilon', spec: 'zbox,gamma:0.25,epsilon' }]);
+    expect(parseRuleSets('g-all=zbox,gamma:0.25,epsilon')).toEqual([{ name: 'g-all', spec: 'zbox,gamma:0.25,epsilon' }]);
+  });
+
+  it('refuse what cannot be meant', () => {
+    for (const bad of ['', ' , ', 'ours,gamma', 'x=', 'bad name=zbox,zero', 'ours=zbox,zero', 'x=ours,zero']) {
+      expect(() => parseRuleSets(bad), bad).toThrow(InvalidArgumentError);
+    }
+  });
+
+  it('accumulate over repeated --rules', () => {
+    expect(collectRuleSets('a=zbox,zero', collectRuleSets('ours', undefined)).map((r) => r.name)).toEqual(['ours', 'a']);
+  });
+});
