@@ -49,17 +49,26 @@ describe.skipIf(!HAVE_BLOWHOLE)('eval on real images', () => {
     await writeGateModel(model, stems.map((s) => path.join(data, `${s}.jpg`)));
   });
 
-  it('scores a named custom rule list like the composite it spells out, and refuses a name given twice', async () => {
+  it('scores a named custom rule list like the composite it spells out, pairs rule sets against the first, and refuses a name given twice', async () => {
     const m = loadModel(new CpuBackend(), readFileSync(model));
     const spelled = parseComposite('ours', m.meta).assignments.map((a) => formatRule(a.rule)).join(',');
     const out = path.join(dir, 'report-custom');
-    const r = await lrpseg('eval', '--model', model, '--rules', 'ours', '--rules', `spelled=${spelled}`, '--methods', 'bmm', '--data', data, '--out', out, '--crop', 'center', '-q');
+    const r = await lrpseg('eval', '--model', model, '--rules', 'ours', '--rules', `spelled=${spelled}`, '--rules', 'montavon', '--methods', 'bmm', '--data', data, '--out', out, '--crop', 'center', '-q');
     expect(r.code, r.stderr).toBe(0);
     const rep = readReport(out);
-    const [ours, custom] = ['ours', 'spelled'].map((n) => rep.segmentation.find((s) => s.rules === n && s.method === 'bmm')!);
+    const [ours, custom, montavon] = ['ours', 'spelled', 'montavon'].map((n) => rep.segmentation.find((s) => s.rules === n && s.method === 'bmm')!);
     expect(custom.gated.pooled).toEqual(ours.gated.pooled);
     expect(custom.ungated!.pooled).toEqual(ours.ungated!.pooled);
-    expect(readFileSync(path.join(out, 'metrics.md'), 'utf8')).toContain('spelled: IoU');
+    const md = readFileSync(path.join(out, 'metrics.md'), 'utf8');
+    expect(md).toContain('spelled: IoU');
+    expect(md).toContain('## Paired differences between rule sets, against ours');
+    const [same, other] = rep.rule_comparisons!;
+    expect(same).toEqual({ network: rep.classification[0].network, reference: 'ours', rules: 'spelled', method: 'bmm', gated: { difference: 0, ci95: [0, 0] }, ungated: { difference: 0, ci95: [0, 0] } });
+    expect(other).toMatchObject({ reference: 'ours', rules: 'montavon', method: 'bmm' });
+    expect(montavon.ungated!.iou).not.toBe(ours.ungated!.iou);
+    expect(other.ungated.difference).toBeCloseTo(montavon.ungated!.iou - ours.ungated!.iou, 5);
+    expect(other.ungated.ci95![0]).toBeLessThanOrEqual(other.ungated.difference);
+    expect(other.ungated.ci95![1]).toBeGreaterThanOrEqual(other.ungated.difference);
     const twice = await lrpseg('eval', '--model', model, '--rules', 'ours', '--rules', 'ours', '--data', data, '--out', path.join(dir, 'report-twice'), '-q');
     expect(twice.code).toBe(2);
     expect(twice.stderr).toMatch(/rule set "ours" given twice/);

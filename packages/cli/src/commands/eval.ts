@@ -59,7 +59,7 @@ import { ALL_VIEWS, binarizeTruth, flipPlanar, prepareItem, readEvalData, readTr
 import { planarToRgb } from '../report/masks.js';
 import type { PanelRow } from '../report/panels.js';
 import type { PrSeries } from '../report/plots.js';
-import { reportMarkdown, tallyByClass, type ClassificationRow, type ComparisonRow, type ConfigRow, type ScoreCells } from '../report/table.js';
+import { reportMarkdown, tallyByClass, type ClassificationRow, type ComparisonRow, type ConfigRow, type RuleSetComparisonRow, type ScoreCells } from '../report/table.js';
 import { defaultSegmentThreads } from './segment.js';
 import { resolveTarget } from './explain.js';
 import { collectRuleSets, type RuleSet } from '../rule-sets.js';
@@ -147,6 +147,8 @@ export interface EvalReport {
   readonly segmentation: readonly ConfigMetrics[];
   /** With two or more --model: each later model against the first, on the same views (paired bootstrap). */
   readonly comparisons?: readonly ModelComparison[];
+  /** With two or more rule sets: each later one against the first, per model and method (paired bootstrap). */
+  readonly rule_comparisons?: readonly RuleSetComparison[];
 }
 
 /** One view's classification: what the gate decided and how surely. */
@@ -179,6 +181,16 @@ export interface ModelComparison {
   readonly segmentation: readonly { readonly rules: string; readonly method: string; readonly gated: PairedDifference; readonly ungated: PairedDifference }[];
 }
 
+/** For one model and method, a later rule set minus the first, on the same views (paired bootstrap). */
+export interface RuleSetComparison {
+  readonly network: string;
+  readonly reference: string;
+  readonly rules: string;
+  readonly method: string;
+  readonly gated: PairedDifference;
+  readonly ungated: PairedDifference;
+}
+
 const roundDifference = (d: PairedDifference): PairedDifference => ({ difference: r6(d.difference), ci95: d.ci95 ? [r6(d.ci95[0]), r6(d.ci95[1])] : null });
 
 export function compareRuns(reference: { name: string; units: RunUnits }, other: { name: string; units: RunUnits }): ModelComparison {
@@ -199,6 +211,24 @@ export function compareRuns(reference: { name: string; units: RunUnits }, other:
     balanced_accuracy: roundDifference(pairedBalancedAccuracyDifference(reference.units.classification, other.units.classification)),
     segmentation,
   };
+}
+
+export function compareRuleSets(network: string, ruleNames: readonly string[], methods: readonly string[], units: RunUnits): RuleSetComparison[] {
+  const out: RuleSetComparison[] = [];
+  const [reference, ...later] = ruleNames;
+  for (const rules of later) {
+    for (const method of methods) {
+      const a = units.segmentation.get(`${reference}\u0000${method}`);
+      const b = units.segmentation.get(`${rules}\u0000${method}`);
+      if (!a || !b) continue;
+      out.push({
+        network, reference, rules, method,
+        gated: roundDifference(pairedIoUDifference(a.gated, b.gated)),
+        ungated: roundDifference(pairedIoUDifference(a.ungated, b.ungated)),
+      });
+    }
+  }
+  return out;
 }
 
 const r6 = (x: number): number => (Number.isFinite(x) ? Math.round(x * 1e6) / 1e6 : x);
@@ -723,6 +753,7 @@ export async function evalCommand(o: EvalOptions, io: CliIo): Promise<number> {
   const panels: { name: string; title: string; methods: string[]; rows: PanelRow[]; size: [number, number] }[] = [];
   let evaluatedViews: View[] = [];
   const comparisons: ModelComparison[] = [];
+  const ruleComparisons: RuleSetComparison[] = [];
 
   const eo: EvalOptions = { ...o, views };
   if (o.preds.length === 0) {
@@ -740,6 +771,7 @@ export async function evalCommand(o: EvalOptions, io: CliIo): Promise<number> {
           const run = await evalModel(o.models[mi], names[mi], loaded[mi], data.items, eo, pool, state, progress, io);
           if (first) comparisons.push(compareRuns(first, { name: names[mi], units: run.units }));
           else first = { name: names[mi], units: run.units };
+          ruleComparisons.push(...compareRuleSets(names[mi], o.rules.map((r) => r.name), o.methods, run.units));
           configs.push(...run.configs);
           classification.push(run.classification);
           if (mi === 0) evaluatedViews = run.views;
@@ -823,6 +855,7 @@ export async function evalCommand(o: EvalOptions, io: CliIo): Promise<number> {
     classification,
     segmentation: configs,
     ...(comparisons.length > 0 ? { comparisons } : {}),
+    ...(ruleComparisons.length > 0 ? { rule_comparisons: ruleComparisons } : {}),
   };
   await writeFileAtomic(path.join(o.out, 'metrics.json'), new TextEncoder().encode(JSON.stringify(report, null, 1) + '\n'));
 
@@ -855,7 +888,11 @@ export async function evalCommand(o: EvalOptions, io: CliIo): Promise<number> {
     reference: c.reference, network: c.network, balancedAccuracy: c.balanced_accuracy,
     segmentation: c.segmentation.map((x) => ({ rules: x.rules, method: methodLabel(x.method), gated: x.gated, ungated: x.ungated })),
   }));
-  const md = reportMarkdown({ title: 'lrpseg evaluation', notes, rows, classification: classRows, noSkill, defectiveViews: defViews.length, comparisons: comparisonRows });
+  const ruleComparisonRows: RuleSetComparisonRow[] = ruleComparisons.map((c) => ({ ...c, method: methodLabel(c.method) }));
+  const md = reportMarkdown({
+    title: 'lrpseg evaluation', notes, rows, classification: classRows, noSkill, defectiveViews: defViews.length,
+    comparisons: comparisonRows, ruleComparisons: ruleComparisonRows,
+  });
   await writeFileAtomic(path.join(o.out, 'metrics.md'), new TextEncoder().encode(md));
 
   // the figure code (Vega, resvg, the font) is loaded only now

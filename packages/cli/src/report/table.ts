@@ -86,6 +86,15 @@ export interface ComparisonRow {
   readonly balancedAccuracy: Difference;
   readonly segmentation: readonly { readonly rules: string; readonly method: string; readonly gated: Difference; readonly ungated: Difference }[];
 }
+/** For one network and method, a later rule set minus the first (eval's `rule_comparisons`). */
+export interface RuleSetComparisonRow {
+  readonly network: string;
+  readonly reference: string;
+  readonly rules: string;
+  readonly method: string;
+  readonly gated: Difference;
+  readonly ungated: Difference;
+}
 export interface Difference {
   readonly difference: number;
   readonly ci95: readonly [number, number] | null;
@@ -99,12 +108,14 @@ export interface ReportTables {
   readonly noSkill: number;
   readonly defectiveViews: number;
   readonly comparisons?: readonly ComparisonRow[];
+  readonly ruleComparisons?: readonly RuleSetComparisonRow[];
 }
 
 const signed = (x: number, f: (v: number) => string): string => (Number.isNaN(x) ? '—' : `${x >= 0 ? '+' : '−'}${f(Math.abs(x))}`);
 
+const d3 = (d: Difference): string => `${signed(d.difference, (v) => v.toFixed(3))} (${d.ci95 ? `${signed(d.ci95[0], (v) => v.toFixed(3))} to ${signed(d.ci95[1], (v) => v.toFixed(3))}` : '—'})`;
+
 export function comparisonSection(rows: readonly ComparisonRow[]): string[] {
-  const d3 = (d: Difference): string => `${signed(d.difference, (v) => v.toFixed(3))} (${d.ci95 ? `${signed(d.ci95[0], (v) => v.toFixed(3))} to ${signed(d.ci95[1], (v) => v.toFixed(3))}` : '—'})`;
   const pts = (d: Difference): string =>
     `${signed(100 * d.difference, (v) => v.toFixed(1))} points (${d.ci95 ? `${signed(100 * d.ci95[0], (v) => v.toFixed(1))} to ${signed(100 * d.ci95[1], (v) => v.toFixed(1))}` : '—'})`;
   const out = [
@@ -123,6 +134,19 @@ export function comparisonSection(rows: readonly ComparisonRow[]): string[] {
   for (const c of rows) for (const s of c.segmentation) out.push(row([c.network, s.rules, s.method, d3(s.gated), d3(s.ungated)]));
   out.push('');
   return out;
+}
+
+export function ruleSetComparisonSection(rows: readonly RuleSetComparisonRow[]): string[] {
+  return [
+    `## Paired differences between rule sets, against ${rows[0].reference} (same views; 95 % paired bootstrap)`,
+    '',
+    'Each later rule set minus the first, for the same network and method on the same images, resampled together as above.',
+    '',
+    row(['Network', 'Rules', 'Method', 'IoU, gate on', 'IoU, no gate']),
+    row(['---', '---', '---', '---:', '---:']),
+    ...rows.map((c) => row([c.network, c.rules, c.method, d3(c.gated), d3(c.ungated)])),
+    '',
+  ];
 }
 
 /** The metrics Markdown (tables plus the paper's Magnetic Tile figures for comparison). */
@@ -187,6 +211,7 @@ export function reportMarkdown(t: ReportTables): string {
     }
   }
   if (t.comparisons && t.comparisons.length > 0) out.push(...comparisonSection(t.comparisons));
+  if (t.ruleComparisons && t.ruleComparisons.length > 0) out.push(...ruleSetComparisonSection(t.ruleComparisons));
   out.push(
     '## The paper, for comparison (Magnetic Tile, Table 3; ImageNet-pretrained convolutions, 190 defect images)',
     '',
