@@ -6,7 +6,7 @@
  * `--rules`.
  */
 import { InvalidArgumentError } from 'commander';
-import { NAMED_COMPOSITES, type NamedComposite } from '@lrpseg/core';
+import { NAMED_COMPOSITES, type NamedComposite, type PoolRule } from '@lrpseg/core';
 
 /** A composite to evaluate: `spec` goes to parseComposite, `name` labels it in the report. */
 export interface RuleSet {
@@ -39,6 +39,20 @@ export function parseRuleSets(value: string): RuleSet[] {
   if (lower.every(isNamed)) return lower.map(namedRuleSet);
   if (lower.some(isNamed)) throw new InvalidArgumentError('mixes named composites with per-layer rules: give each custom list its own --rules.');
   return [{ name: parts.join(','), spec: parts.join(',') }];
+}
+
+/** A rule set with the max-pool relevance rule it is explained with. */
+export interface PooledRuleSet extends RuleSet {
+  readonly pool: PoolRule;
+}
+
+/**
+ * Every rule set with every max-pool rule (eval --pool wta,avg), rule set by rule set; with more than one
+ * pool rule each name says its own (`ours@wta`, `ours@avg`), so that the report's rows stay apart.
+ */
+export function withPools(sets: readonly RuleSet[], pools: readonly PoolRule[]): PooledRuleSet[] {
+  if (pools.length === 0) throw new Error('withPools: no max-pool rule');
+  return sets.flatMap((r) => pools.map((pool) => ({ name: pools.length > 1 ? `${r.name}@${pool}` : r.name, spec: r.spec, pool })));
 }
 
 /** commander's accumulator for a repeatable --rules. */

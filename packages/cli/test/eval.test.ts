@@ -69,6 +69,18 @@ describe.skipIf(!HAVE_BLOWHOLE)('eval on real images', () => {
     expect(other.ungated.difference).toBeCloseTo(montavon.ungated!.iou - ours.ungated!.iou, 5);
     expect(other.ungated.ci95![0]).toBeLessThanOrEqual(other.ungated.difference);
     expect(other.ungated.ci95![1]).toBeGreaterThanOrEqual(other.ungated.difference);
+    // both max-pool rules: each rule set explained with each, named apart and paired
+    const both = path.join(dir, 'report-pools');
+    const p = await lrpseg('eval', '--model', model, '--rules', 'ours', '--pool', 'wta,avg', '--methods', 'bmm', '--data', data, '--out', both, '--crop', 'center', '-q');
+    expect(p.code, p.stderr).toBe(0);
+    const pools = readReport(both);
+    expect(pools.segmentation.map((s) => s.rules)).toEqual(['ours@wta', 'ours@avg']);
+    expect(pools.segmentation[0].gated.pooled).toEqual(ours.gated.pooled);
+    expect(pools.segmentation[1].ungated!.pooled).not.toEqual(ours.ungated!.pooled);
+    expect(pools.rule_comparisons!.map((c) => `${c.rules} − ${c.reference}`)).toEqual(['ours@avg − ours@wta']);
+    const badPool = await lrpseg('eval', '--model', model, '--rules', 'ours', '--pool', 'wta,max', '--data', data, '--out', path.join(dir, 'report-bad-pool'), '-q');
+    expect(badPool.code).toBe(2);
+    expect(badPool.stderr).toMatch(/--pool takes wta, avg or wta,avg/);
     const twice = await lrpseg('eval', '--model', model, '--rules', 'ours', '--rules', 'ours', '--data', data, '--out', path.join(dir, 'report-twice'), '-q');
     expect(twice.code).toBe(2);
     expect(twice.stderr).toMatch(/rule set "ours" given twice/);

@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { collectRuleSets, parseRuleSets } from '../src/rule-sets.js';
+import { collectRuleSets, parseRuleSets, withPools } from '../src/rule-sets.js';
 
 describe('eval --rules values', () => {
   it('split named composites on commas, lower-cased', () => {
@@ -17,6 +17,14 @@ describe('eval --rules values', () => {
     for (const bad of ['', ' , ', 'ours,gamma', 'x=', 'bad name=zbox,zero', 'ours=zbox,zero', 'x=ours,zero']) {
       expect(() => parseRuleSets(bad), bad).toThrow(InvalidArgumentError);
     }
+  });
+
+  it('cross with the max-pool rules, named apart only when there are several', () => {
+    const sets = parseRuleSets('ours,montavon');
+    expect(withPools(sets, ['avg'])).toEqual([{ name: 'ours', spec: 'ours', pool: 'avg' }, { name: 'montavon', spec: 'montavon', pool: 'avg' }]);
+    expect(withPools(sets, ['wta', 'avg']).map((r) => `${r.name} ${r.spec} ${r.pool}`)).toEqual([
+      'ours@wta ours wta', 'ours@avg ours avg', 'montavon@wta montavon wta', 'montavon@avg montavon avg',
+    ]);
   });
 
   it('accumulate over repeated --rules', () => {

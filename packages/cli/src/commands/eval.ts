@@ -62,7 +62,7 @@ import type { PrSeries } from '../report/plots.js';
 import { reportMarkdown, tallyByClass, type ClassificationRow, type ComparisonRow, type ConfigRow, type RuleSetComparisonRow, type ScoreCells } from '../report/table.js';
 import { defaultSegmentThreads } from './segment.js';
 import { resolveTarget } from './explain.js';
-import { collectRuleSets, type RuleSet } from '../rule-sets.js';
+import { collectRuleSets, withPools, type PooledRuleSet, type RuleSet } from '../rule-sets.js';
 
 export interface EvalOptions {
   readonly models: readonly string[];
@@ -79,7 +79,8 @@ export interface EvalOptions {
   readonly crop?: EvalCrop;
   readonly out: string;
   readonly target: string;
-  readonly pool: PoolRule;
+  /** Max-pool relevance rules: each rule set is explained with each (names get @wta / @avg with two). */
+  readonly pools: readonly PoolRule[];
   readonly backend: BackendName;
   readonly threads?: number;
   /** GPU index for the cuda backend (default 0). */
@@ -364,6 +365,7 @@ async function evalModel(
   model: Model,
   items: readonly EvalItem[],
   o: EvalOptions,
+  ruleSets: readonly PooledRuleSet[],
   pool: SegmentPool,
   state: RunState,
   progress: Progress,
@@ -373,12 +375,12 @@ async function evalModel(
   const c = model.meta.arch.in_channels;
   const hw = h * w;
   const target = resolveTarget(o.target, model);
-  const composites: Composite[] = o.rules.map((r) => parseComposite(r.spec, model.meta));
+  const composites: Composite[] = ruleSets.map((r) => parseComposite(r.spec, model.meta));
   const views: View[] = [];
   const verdicts: boolean[] = [];
   const decisions: Record<string, ViewDecision> = {};
   /** heatmaps[ruleIndex][defectiveViewIndex] */
-  const heatmaps: Float32Array[][] = o.rules.map(() => []);
+  const heatmaps: Float32Array[][] = ruleSets.map(() => []);
   const defectiveViews: number[] = []; // indices into views
   const exampleInputs = new Map<number, Uint8Array>(); // view index → RGB, for the panels
   const k = model.meta.arch.num_classes;
@@ -420,8 +422,8 @@ async function evalModel(
         }
         let logits: Float32Array | null = null;
         const maps: Float32Array[] = [];
-        for (const comp of composites) {
-          const r = classifyAndExplain(model, x, { composite: comp, target, pool: o.pool });
+        for (let ci = 0; ci < composites.length; ci++) {
+          const r = classifyAndExplain(model, x, { composite: composites[ci], target, pool: ruleSets[ci].pool });
           try {
             if (logits === null) logits = await r.logits.read();
             maps.push(await r.heatmaps.read());
@@ -483,7 +485,7 @@ async function evalModel(
   const segUnits = new Map<string, { gated: ReadonlyMap<string, IoUCounts>; ungated: ReadonlyMap<string, IoUCounts> }>();
   const panels: { rules: string; rows: PanelRow[] }[] = [];
   const series: { rules: string; gated: PrSeries[]; ungated: PrSeries[] }[] = [];
-  for (let ri = 0; ri < o.rules.length; ri++) {
+  for (let ri = 0; ri < ruleSets.length; ri++) {
     const exampleMasks = new Map<number, (Uint8Array | null)[]>();
     const gatedSeries: PrSeries[] = [];
     const ungatedSeries: PrSeries[] = [];
@@ -495,7 +497,7 @@ async function evalModel(
         const vi = defectiveViews[q];
         const v = views[vi];
         if (res.status === 'rejected') {
-          reportFailure(state, null, io, `${v.item.image} (${v.view}, ${o.rules[ri].name}, ${method})`, res.reason, false);
+          reportFailure(state, null, io, `${v.item.image} (${v.view}, ${ruleSets[ri].name}, ${method})`, res.reason, false);
           return;
         }
         const s = res.value;
@@ -510,13 +512,13 @@ async function evalModel(
       });
       const g = gated.result();
       const u = ungated.result();
-      configs.push({ network, model: file, rules: o.rules[ri].name, method, gated: g, ungated: u });
-      segUnits.set(`${o.rules[ri].name}\u0000${method}`, { gated: gated.units(), ungated: ungated.units() });
+      configs.push({ network, model: file, rules: ruleSets[ri].name, method, gated: g, ungated: u });
+      segUnits.set(`${ruleSets[ri].name}\u0000${method}`, { gated: gated.units(), ungated: ungated.units() });
       const toPoints = (m: ModeMetrics): PrPoint[] => (m.pr_curve ?? []).map(([recall, precision, threshold]) => ({ recall, precision, threshold }));
       gatedSeries.push({ name: `${network} ${methodLabel(method)} (AP ${fmt(g.ap)})`, points: toPoints(g) });
       ungatedSeries.push({ name: `${network} ${methodLabel(method)} (AP ${fmt(u.ap)})`, points: toPoints(u) });
     }
-    series.push({ rules: o.rules[ri].name, gated: gatedSeries, ungated: ungatedSeries });
+    series.push({ rules: ruleSets[ri].name, gated: gatedSeries, ungated: ungatedSeries });
     const rows: PanelRow[] = [];
     for (const [vi, rgb] of exampleInputs) {
       const q = defectiveViews.indexOf(vi);
@@ -529,7 +531,7 @@ async function evalModel(
         masks: exampleMasks.get(vi) ?? [],
       });
     }
-    panels.push({ rules: o.rules[ri].name, rows });
+    panels.push({ rules: ruleSets[ri].name, rows });
   }
   return { classification, configs, units: { classification: classUnits, segmentation: segUnits }, panels, series, views };
 }
@@ -740,7 +742,8 @@ export async function evalCommand(o: EvalOptions, io: CliIo): Promise<number> {
   if (o.preds.length > 0 && (o.models.length > 0 || unets.length > 0)) throw new UsageError('eval: --pred cannot be combined with --model or --unet');
   if (o.models.length === 0 && o.preds.length === 0 && unets.length === 0) throw new UsageError('eval: give --model (with --rules), --unet, or --pred');
   if (o.models.length > 0 && o.rules.length === 0) throw new UsageError('eval: --model needs --rules (e.g. --rules ours,montavon)');
-  const twice = o.rules.map((r) => r.name).find((n, i, all) => all.indexOf(n) !== i);
+  const ruleSets = withPools(o.rules, o.pools);
+  const twice = ruleSets.map((r) => r.name).find((n, i, all) => all.indexOf(n) !== i);
   if (twice !== undefined) throw new UsageError(`eval: rule set "${twice}" given twice (name custom lists with NAME=LIST)`);
   const data = await readEvalData(o.data, o.truth, o.subset);
   const views = o.preds.length === 0 ? (o.views.length === ALL_VIEWS.length && data.views ? data.views : o.views) : (['identity'] as EvalView[]);
@@ -768,10 +771,10 @@ export async function evalCommand(o: EvalOptions, io: CliIo): Promise<number> {
         const figureSeries = new Map<string, PrSeries[]>();
         let first: { name: string; units: RunUnits } | undefined;
         for (let mi = 0; mi < loaded.length && !state.stopped; mi++) {
-          const run = await evalModel(o.models[mi], names[mi], loaded[mi], data.items, eo, pool, state, progress, io);
+          const run = await evalModel(o.models[mi], names[mi], loaded[mi], data.items, eo, ruleSets, pool, state, progress, io);
           if (first) comparisons.push(compareRuns(first, { name: names[mi], units: run.units }));
           else first = { name: names[mi], units: run.units };
-          ruleComparisons.push(...compareRuleSets(names[mi], o.rules.map((r) => r.name), o.methods, run.units));
+          ruleComparisons.push(...compareRuleSets(names[mi], ruleSets.map((r) => r.name), o.methods, run.units));
           configs.push(...run.configs);
           classification.push(run.classification);
           if (mi === 0) evaluatedViews = run.views;
@@ -799,12 +802,12 @@ export async function evalCommand(o: EvalOptions, io: CliIo): Promise<number> {
             unet.dispose();
           }
         }
-        for (const { name: r } of o.rules) {
+        for (const { name: r } of ruleSets) {
           figureSeries.set(r, [...(figureSeries.get(r) ?? []), ...unetSeries]);
           figureSeries.set(`${r}\u0000ungated`, [...(figureSeries.get(`${r}\u0000ungated`) ?? []), ...unetSeries]);
         }
         if (o.rules.length === 0 && unetSeries.length > 0) figures.push({ name: 'pr-unet', title: 'Precision-recall, U-Net', series: unetSeries });
-        for (const { name: r } of o.rules) {
+        for (const { name: r } of ruleSets) {
           figures.push({ name: `pr-${safeName(r)}`, title: `Precision-recall, LRP rules "${r}" (gate on)`, series: figureSeries.get(r) ?? [] });
           figures.push({ name: `pr-${safeName(r)}-ungated`, title: `Precision-recall, LRP rules "${r}" (no gate)`, series: figureSeries.get(`${r}\u0000ungated`) ?? [] });
         }
@@ -861,7 +864,7 @@ export async function evalCommand(o: EvalOptions, io: CliIo): Promise<number> {
 
   const cells = (m: ModeMetrics): ScoreCells => ({ iou: m.iou, precision: m.precision, recall: m.recall, meanImageIoU: m.mean_image_iou, ap: m.ap, iouCi95: m.iou_ci95 });
   // a U-Net row has no rule set: it is shown under each one (as the paper's Table 3 does)
-  const rowRules = (cfg: ConfigMetrics): readonly string[] => (cfg.method === UNET_METHOD && o.rules.length > 0 ? o.rules.map((r) => r.name) : [cfg.rules]);
+  const rowRules = (cfg: ConfigMetrics): readonly string[] => (cfg.method === UNET_METHOD && ruleSets.length > 0 ? ruleSets.map((r) => r.name) : [cfg.rules]);
   const rows: ConfigRow[] = configs.flatMap((cfg) =>
     rowRules(cfg).map((rules) => ({
       network: cfg.network,
@@ -924,6 +927,15 @@ export async function evalCommand(o: EvalOptions, io: CliIo): Promise<number> {
 
 // ---- command-line wiring ------------------------------------------------------------------------
 
+/** eval --pool: wta, avg, or both, comma-separated. */
+function parsePools(v: string): PoolRule[] {
+  const pools = v.split(',').map((s) => s.trim().toLowerCase()).filter((s) => s.length > 0);
+  const bad = pools.filter((p) => p !== 'wta' && p !== 'avg');
+  if (pools.length === 0 || bad.length > 0) throw new UsageError(`eval: --pool takes wta, avg or wta,avg (got "${v}")`);
+  if (new Set(pools).size !== pools.length) throw new UsageError(`eval: --pool names a rule twice ("${v}")`);
+  return pools as PoolRule[];
+}
+
 function splitList(v: string, prev: string[] | undefined): string[] {
   return [...(prev ?? []), ...v.split(',').map((s) => s.trim()).filter((s) => s.length > 0)];
 }
@@ -963,7 +975,7 @@ export function registerEval(program: Command, io: CliIo, setResult: (code: numb
     )
     .requiredOption('-o, --out <dir>', 'report folder')
     .option('--target <class>', 'the defect class: index or name', '1')
-    .addOption(new Option('--pool <rule>', 'max-pool relevance rule').choices(['wta', 'avg']).default('wta'))
+    .option('--pool <rules>', "max-pool relevance rule: wta or avg, or both (wta,avg: each rule set explained with each, named ours@wta, ours@avg, and paired)", 'wta')
     .addOption(new Option('--backend <name>', 'compute backend').choices([...BACKEND_NAMES]).default('cpu'))
     .addOption(new Option('--threads <n>', 'CPU backend worker threads').argParser(intArg(1, 1024)))
     .addOption(new Option('--device <n>', 'GPU index for the cuda backend (default 0)').argParser(intArg(0, 1023)))
@@ -993,7 +1005,7 @@ export function registerEval(program: Command, io: CliIo, setResult: (code: numb
             crop: opts.crop as EvalCrop,
             out: opts.out as string,
             target: opts.target as string,
-            pool: opts.pool as PoolRule,
+            pools: parsePools(opts.pool as string),
             backend: opts.backend as BackendName,
             ...(opts.threads !== undefined ? { threads: opts.threads as number } : {}),
             ...(opts.device !== undefined ? { device: opts.device as number } : {}),
