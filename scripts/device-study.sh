@@ -90,6 +90,19 @@ model_parts() { # RUN: the model as F16 in parts of 15 MiB, and its sha256
   fi
 }
 
+pool_eval() { # RUN: after the model is safe, its masks with both max-pool rules, paired (printed to the log only:
+  # $OUT holds 8 files at most); docs/levers.md, "LRP rules and the max-pool rule for the masks"
+  if (( $(left) > 45 )); then
+    say "the kept model's masks with --pool wta,avg (paired: avg − wta)"
+    L eval --model "$1/model.safetensors" --pool wta,avg --rules ours --methods simple,gmm,bmm --data "$1/eval-split.json" --subset test \
+      --backend "$BACKEND" "${DEV[@]}" --out "$WORK/eval-pool" -q > "$WORK/eval-pool.txt" 2>&1 \
+      && sed -n '/^## Segmentation (pooled/,/^## Segmentation without/p; /^## Paired differences between rule sets/,/^## The paper/p' "$WORK/eval-pool/metrics.md" \
+      || { echo "pool evaluation failed:"; tail -20 "$WORK/eval-pool.txt"; }
+  else
+    echo "no time left for the pool-rule evaluation"
+  fi
+}
+
 if (( runs == 2 )); then
   # LEVERS_B: a second run with other levers, the same seed, data and epochs, evaluated beside the first
   # on the same test views (eval's paired differences); the model with the better validation comes back
@@ -107,7 +120,9 @@ if (( runs == 2 )); then
   sed '/^## The paper/,$d' "$WORK/eval-ab/metrics.md" 2>/dev/null
   a_val=$(best_val "$RUN_A") b_val=$(best_val "$RUN_B")
   echo "best validation balanced accuracy: A $a_val, B $b_val"
-  if node -e 'process.exit(Number(process.argv[1]) > Number(process.argv[2]) ? 0 : 1)' "$b_val" "$a_val"; then model_parts "$RUN_B"; else model_parts "$RUN_A"; fi
+  if node -e 'process.exit(Number(process.argv[1]) > Number(process.argv[2]) ? 0 : 1)' "$b_val" "$a_val"; then KEPT=$RUN_B; else KEPT=$RUN_A; fi
+  model_parts "$KEPT"
+  pool_eval "$KEPT"
   say "done"
   exit 0
 fi
@@ -138,4 +153,5 @@ else
 fi
 
 model_parts "$RUN"
+pool_eval "$RUN"
 say "done"
