@@ -1,5 +1,5 @@
 /** The page: inputs and settings → one card per image (input, heatmap, mask overlay, verdict, timings). */
-import { loadModel, vggVariantName, type Model, type SegmentMethod } from '@lrpseg/core';
+import { loadModel, vggVariantName, type Model, type PoolRule, type SegmentMethod } from '@lrpseg/core';
 import type { PlanarImage } from '@lrpseg/datasets/browser';
 import { chooseBackend, type ChosenBackend } from './backend.js';
 import { decodeImageFile } from './decode.js';
@@ -83,7 +83,7 @@ function legend(): HTMLElement {
   return l;
 }
 
-function card(img: LoadedImage, a: Analysis, composite: string, method: string): HTMLElement {
+function card(img: LoadedImage, a: Analysis, composite: string, method: string, pool: PoolRule): HTMLElement {
   const { prepared: p, segmentation: s } = a;
   const c = el('article', 'card');
   c.dataset.name = img.name;
@@ -91,6 +91,7 @@ function card(img: LoadedImage, a: Analysis, composite: string, method: string):
   c.dataset.score = String(a.score);
   c.dataset.composite = composite;
   c.dataset.method = method;
+  c.dataset.pool = pool;
   const title = el('h2');
   title.append(el('span', 'name', img.name), el('span', `badge ${a.verdict}`, `${a.verdict} · p(defect) = ${a.score.toFixed(4)}`));
   const heat = heatmapCanvas(a.heatmap, p.width, p.height);
@@ -129,13 +130,14 @@ async function runAll(): Promise<void> {
   document.body.dataset.state = 'running';
   const composite = ($('composite') as HTMLSelectElement).value;
   const method = ($('method') as HTMLSelectElement).value as SegmentMethod;
+  const pool = ($('pool') as HTMLSelectElement).value as PoolRule;
   for (let i = 0; i < images.length; i++) {
     if (gen !== generation) return;
     setStatus(`${backendLine()} Working on ${i + 1} of ${images.length}…`, chosen.kind === 'cpu');
     try {
-      const a = await analyse(model, images[i].image, composite, method);
+      const a = await analyse(model, images[i].image, composite, method, pool);
       if (gen !== generation) return;
-      results.append(card(images[i], a, composite, method));
+      results.append(card(images[i], a, composite, method, pool));
     } catch (e) {
       if (gen !== generation) return;
       const c = el('article', 'card');
@@ -176,6 +178,7 @@ function wire(): void {
   });
   $('composite').addEventListener('change', () => void runAll());
   $('method').addEventListener('change', () => void runAll());
+  $('pool').addEventListener('change', () => void runAll());
   const choice = $('model-choice') as HTMLSelectElement;
   const modelFile = $('model-file') as HTMLInputElement;
   choice.addEventListener('change', () => {

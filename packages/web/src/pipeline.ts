@@ -3,7 +3,7 @@
  * pass that gives logits and the LRP heatmap of the defect class, and the segmentation method. Every
  * image is explained whatever the verdict (the CLI's --no-gate).
  */
-import { classifyAndExplain, parseComposite, segmentMap, type Model, type SegmentMethod, type Segmentation, type Tensor } from '@lrpseg/core';
+import { classifyAndExplain, parseComposite, segmentMap, type Model, type PoolRule, type SegmentMethod, type Segmentation, type Tensor } from '@lrpseg/core';
 import { prepareForModel, type PlanarImage, type PreparedImage } from '@lrpseg/datasets/browser';
 
 export const DEFECT_CLASS = 1;
@@ -27,7 +27,7 @@ export function softmax(logits: Float32Array): Float64Array {
   return e.map((v) => v / s);
 }
 
-export async function analyse(model: Model, image: PlanarImage, composite: string, method: SegmentMethod): Promise<Analysis> {
+export async function analyse(model: Model, image: PlanarImage, composite: string, method: SegmentMethod, pool: PoolRule = 'wta'): Promise<Analysis> {
   const timingsMs: Record<string, number> = {};
   let t = performance.now();
   const lap = (name: string): void => {
@@ -45,7 +45,7 @@ export async function analyse(model: Model, image: PlanarImage, composite: strin
   let logits: Float32Array;
   let heatmap: Float32Array;
   try {
-    ({ logits: logitsT, heatmaps: heatmapT } = classifyAndExplain(model, x, { composite: parseComposite(composite, model.meta), target: DEFECT_CLASS }));
+    ({ logits: logitsT, heatmaps: heatmapT } = classifyAndExplain(model, x, { composite: parseComposite(composite, model.meta), target: DEFECT_CLASS, pool }));
     logits = await logitsT.read();
     heatmap = await heatmapT.read();
   } finally {

@@ -86,9 +86,9 @@ describe.skipIf(missing !== '')('the web page in headless Chromium', () => {
   });
 
   /** Runs the CLI on the sample with the page's default model; its mask and classifier score. */
-  function cliMask(composite: string, method: string): { bits: Uint8Array; score: number } {
-    const out = path.join(dir, `cli-${composite}-${method}`);
-    const r = spawnSync(process.execPath, [CLI_MAIN, 'segment', '--model', path.join(dir, 'site', 'models', 'default.safetensors'), '--rules', composite, '--method', method, '--no-gate', '--backend', 'cpu', '--quiet', '--out', out, SAMPLE], { encoding: 'utf8' });
+  function cliMask(composite: string, method: string, pool = 'wta'): { bits: Uint8Array; score: number } {
+    const out = path.join(dir, `cli-${composite}-${method}-${pool}`);
+    const r = spawnSync(process.execPath, [CLI_MAIN, 'segment', '--model', path.join(dir, 'site', 'models', 'default.safetensors'), '--rules', composite, '--method', method, '--pool', pool, '--no-gate', '--backend', 'cpu', '--quiet', '--out', out, SAMPLE], { encoding: 'utf8' });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const summary = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8')) as { images: { score: number }[] };
@@ -100,17 +100,19 @@ describe.skipIf(missing !== '')('the web page in headless Chromium', () => {
     expect(await page.textContent('#model-note')).toMatch(/interim model, trained on a 2-core CPU/);
   });
 
-  for (const [composite, method] of [
-    // two composites and methods whose masks of the sample are neither empty nor full
-    ['ours', 'bmm'],
-    ['montavon', 'simple'],
+  for (const [composite, method, pool] of [
+    // composites, methods and max-pool rules whose masks of the sample are neither empty nor full
+    ['ours', 'bmm', 'wta'],
+    ['montavon', 'simple', 'wta'],
+    ['ours', 'bmm', 'avg'],
   ] as const) {
-    it(`the sample's mask (${composite}, ${method}) equals the CLI's`, async () => {
+    it(`the sample's mask (${composite}, ${method}, pool ${pool}) equals the CLI's`, async () => {
       await page.selectOption('#composite', composite);
       await page.selectOption('#method', method);
+      await page.selectOption('#pool', pool);
       if (!sampleLoaded) await page.click('#sample');
       sampleLoaded = true;
-      const card = page.locator(`.card[data-composite="${composite}"][data-method="${method}"]`);
+      const card = page.locator(`.card[data-composite="${composite}"][data-method="${method}"][data-pool="${pool}"]`);
       await card.waitFor({ timeout: 60_000 });
       await page.waitForSelector('body[data-state="done"]');
       expect(await page.locator('.card').count()).toBe(1);
@@ -118,20 +120,20 @@ describe.skipIf(missing !== '')('the web page in headless Chromium', () => {
       expect(download.suggestedFilename()).toBe('synthetic-tile-blowhole.mask.png');
       const got = maskBits(readFileSync((await download.path())!), 'page mask');
       expect([got.width, got.height]).toEqual([224, 224]);
-      const want = cliMask(composite, method);
+      const want = cliMask(composite, method, pool);
       let area = 0;
       let differ = 0;
       for (let i = 0; i < want.bits.length; i++) {
         area += want.bits[i];
         differ += want.bits[i] !== got.bits[i] ? 1 : 0;
       }
-      console.log(`web: ${composite}/${method}: mask ${area} px, ${differ} px differ from the CLI's; score page ${await card.getAttribute('data-score')} CLI ${want.score}`);
+      console.log(`web: ${composite}/${method}/${pool}: mask ${area} px, ${differ} px differ from the CLI's; score page ${await card.getAttribute('data-score')} CLI ${want.score}`);
       expect(area).toBeGreaterThan(0);
       expect(area).toBeLessThan(want.bits.length);
       expect(differ).toBe(0);
       expect(Number(await card.getAttribute('data-score'))).toBeCloseTo(want.score, 4);
       mkdirSync(ARTIFACTS, { recursive: true });
-      await page.screenshot({ path: path.join(ARTIFACTS, `page-${composite}-${method}.png`), fullPage: true });
+      await page.screenshot({ path: path.join(ARTIFACTS, `page-${composite}-${method}-${pool}.png`), fullPage: true });
       expect(pageErrors).toEqual([]);
     });
   }
