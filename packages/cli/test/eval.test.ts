@@ -279,7 +279,7 @@ describe.skipIf(!HAVE_BLOWHOLE)('eval on real images', () => {
       const manifest = path.join(dir, `${name}.json`);
       writeFileSync(manifest, JSON.stringify({ root: 'data', subsets: { test } }));
       const out = path.join(dir, `report-${name}`);
-      const r = await lrpseg('eval', ...models, '--rules', 'ours', '--methods', 'simple,bmm', '--data', manifest, '--out', out, '-q');
+      const r = await lrpseg('eval', ...models, '--rules', 'ours,montavon', '--methods', 'simple,bmm', '--data', manifest, '--out', out, '-q');
       expect(r.code, r.stderr).toBe(0);
       return out;
     };
@@ -311,6 +311,10 @@ describe.skipIf(!HAVE_BLOWHOLE)('eval on real images', () => {
     const [pc, uc] = [p.comparisons[0], u.comparisons![0]];
     expect(pc.balanced_accuracy.difference).toBeCloseTo(uc.balanced_accuracy.difference, 6);
     pc.segmentation.forEach((s, i) => expect(s.gated.difference).toBeCloseTo(uc.segmentation[i].gated.difference, 6));
+    // and those between rule sets (montavon − ours, per classifier and method)
+    expect(p.rule_comparisons.map((c) => `${c.rules}/${c.method}`)).toEqual(u.rule_comparisons!.map((c) => `${c.rules}/${c.method}`));
+    expect(p.rule_comparisons).toHaveLength(4);
+    p.rule_comparisons.forEach((c, i) => expect(c.ungated.difference).toBeCloseTo(u.rule_comparisons![i].ungated.difference, 6));
     const md = readFileSync(path.join(pooledDir, 'pooled.md'), 'utf8');
     expect(r.stdout).toBe(md);
     expect(md).toContain('# Pooled over 2 folds');

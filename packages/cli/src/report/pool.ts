@@ -5,9 +5,9 @@
  * Pure: reports in, pooled report out.
  */
 import { LrpsegError, balancedAccuracyInterval, pooledIoUInterval, type ClassificationScores, type DecisionCounts, type IoUCounts } from '@lrpseg/core';
-import { compareRuns, decisionUnits, type EvalReport, type ModelComparison, type RunUnits } from '../commands/eval.js';
+import { compareRuleSets, compareRuns, decisionUnits, type EvalReport, type ModelComparison, type RuleSetComparison, type RunUnits } from '../commands/eval.js';
 import { resamplingUnit } from './eval-data.js';
-import { comparisonSection } from './table.js';
+import { comparisonSection, ruleSetComparisonSection } from './table.js';
 
 /** A classifier's pooled decisions, laid out as eval's classification rows. */
 export type PooledClassification = ClassificationScores & {
@@ -46,6 +46,8 @@ export interface PooledReport {
   readonly classification: readonly PooledClassification[];
   readonly segmentation: readonly PooledSegmentation[];
   readonly comparisons: readonly ModelComparison[];
+  /** Each later rule set against the first, per classifier and method, on all folds' units. */
+  readonly rule_comparisons: readonly RuleSetComparison[];
 }
 
 const poolError = (msg: string): LrpsegError => new LrpsegError('BAD_INPUT', msg);
@@ -213,7 +215,14 @@ export function poolReports(reports: readonly { readonly name: string; readonly 
   const comparisons = classifierSlots.slice(1).map((k) =>
     compareRuns({ name: classSlots.get(classifierSlots[0])!.name, units: runUnits(classifierSlots[0]) }, { name: classSlots.get(k)!.name, units: runUnits(k) }),
   );
-  return { format: 'lrpseg-pooled-report', version: 1, reports: reports.map((r) => r.name), units: owner.size, classification, segmentation, comparisons };
+  const segOf = (k: string) => [...segSlots.values()].filter((s) => s.slot === k);
+  const rule_comparisons = classifierSlots.flatMap((k) => {
+    const here = segOf(k);
+    const ruleNames = [...new Set(here.map((s) => s.rules))];
+    const methods = [...new Set(here.map((s) => s.method))];
+    return compareRuleSets(classSlots.get(k)!.name, ruleNames, methods, runUnits(k));
+  });
+  return { format: 'lrpseg-pooled-report', version: 1, reports: reports.map((r) => r.name), units: owner.size, classification, segmentation, comparisons, rule_comparisons };
 }
 
 const pct = (x: number | null): string => (x === null || Number.isNaN(x) ? '—' : `${(100 * x).toFixed(1)}%`);
@@ -265,5 +274,6 @@ export function pooledMarkdown(p: PooledReport): string {
       ),
     );
   }
+  if (p.rule_comparisons.length > 0) out.push(...ruleSetComparisonSection(p.rule_comparisons.map((c) => ({ ...c, method: methodLabel(c.method) }))));
   return out.join('\n');
 }
