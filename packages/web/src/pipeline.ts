@@ -27,7 +27,7 @@ export function softmax(logits: Float32Array): Float64Array {
   return e.map((v) => v / s);
 }
 
-export async function analyse(model: Model, image: PlanarImage, composite: string, method: SegmentMethod, pool: PoolRule = 'wta'): Promise<Analysis> {
+export async function analyse(model: Model, image: PlanarImage, composite: string, method: SegmentMethod, pool: PoolRule): Promise<Analysis> {
   const timingsMs: Record<string, number> = {};
   let t = performance.now();
   const lap = (name: string): void => {

@@ -194,17 +194,24 @@ export interface RuleSetComparison {
 
 const roundDifference = (d: PairedDifference): PairedDifference => ({ difference: r6(d.difference), ci95: d.ci95 ? [r6(d.ci95[0]), r6(d.ci95[1])] : null });
 
+/** One configuration's per-unit pixel counts, gate on and off. */
+export interface ModeUnits {
+  readonly gated: ReadonlyMap<string, IoUCounts>;
+  readonly ungated: ReadonlyMap<string, IoUCounts>;
+}
+/** b − a of one configuration's pooled IoU, gate on and off, on the same units. */
+const pairedModes = (a: ModeUnits, b: ModeUnits): { gated: PairedDifference; ungated: PairedDifference } => ({
+  gated: roundDifference(pairedIoUDifference(a.gated, b.gated)),
+  ungated: roundDifference(pairedIoUDifference(a.ungated, b.ungated)),
+});
+
 export function compareRuns(reference: { name: string; units: RunUnits }, other: { name: string; units: RunUnits }): ModelComparison {
   const segmentation: ModelComparison['segmentation'][number][] = [];
   for (const [key, b] of other.units.segmentation) {
     const a = reference.units.segmentation.get(key);
     if (!a) continue;
     const [rules, method] = key.split('\u0000');
-    segmentation.push({
-      rules, method,
-      gated: roundDifference(pairedIoUDifference(a.gated, b.gated)),
-      ungated: roundDifference(pairedIoUDifference(a.ungated, b.ungated)),
-    });
+    segmentation.push({ rules, method, ...pairedModes(a, b) });
   }
   return {
     reference: reference.name,
@@ -222,11 +229,7 @@ export function compareRuleSets(network: string, ruleNames: readonly string[], m
       const a = units.segmentation.get(`${reference}\u0000${method}`);
       const b = units.segmentation.get(`${rules}\u0000${method}`);
       if (!a || !b) continue;
-      out.push({
-        network, reference, rules, method,
-        gated: roundDifference(pairedIoUDifference(a.gated, b.gated)),
-        ungated: roundDifference(pairedIoUDifference(a.ungated, b.ungated)),
-      });
+      out.push({ network, reference, rules, method, ...pairedModes(a, b) });
     }
   }
   return out;
@@ -346,7 +349,7 @@ type NamedClassification = EvalReport['classification'][number];
 export interface RunUnits {
   readonly classification: ReadonlyMap<string, DecisionCounts>;
   /** By "rules\u0000method". */
-  readonly segmentation: ReadonlyMap<string, { gated: ReadonlyMap<string, IoUCounts>; ungated: ReadonlyMap<string, IoUCounts> }>;
+  readonly segmentation: ReadonlyMap<string, ModeUnits>;
 }
 
 interface ModelRun {
@@ -482,7 +485,7 @@ async function evalModel(
     per_view: decisions,
   };
   const configs: ConfigMetrics[] = [];
-  const segUnits = new Map<string, { gated: ReadonlyMap<string, IoUCounts>; ungated: ReadonlyMap<string, IoUCounts> }>();
+  const segUnits = new Map<string, ModeUnits>();
   const panels: { rules: string; rows: PanelRow[] }[] = [];
   const series: { rules: string; gated: PrSeries[]; ungated: PrSeries[] }[] = [];
   for (let ri = 0; ri < ruleSets.length; ri++) {

@@ -5,7 +5,7 @@
  * Pure: reports in, pooled report out.
  */
 import { LrpsegError, balancedAccuracyInterval, pooledIoUInterval, type ClassificationScores, type DecisionCounts, type IoUCounts } from '@lrpseg/core';
-import { compareRuleSets, compareRuns, decisionUnits, type EvalReport, type ModelComparison, type RuleSetComparison, type RunUnits } from '../commands/eval.js';
+import { compareRuleSets, compareRuns, decisionUnits, type EvalReport, type ModeUnits, type ModelComparison, type RuleSetComparison, type RunUnits } from '../commands/eval.js';
 import { resamplingUnit } from './eval-data.js';
 import { comparisonSection, ruleSetComparisonSection } from './table.js';
 
@@ -207,7 +207,7 @@ export function poolReports(reports: readonly { readonly name: string; readonly 
 
   // paired: every later classifier against the first, on all folds' units
   const runUnits = (slotKey: string): RunUnits => {
-    const seg = new Map<string, { gated: ReadonlyMap<string, IoUCounts>; ungated: ReadonlyMap<string, IoUCounts> }>();
+    const seg = new Map<string, ModeUnits>();
     for (const s of segSlots.values()) if (s.slot === slotKey) seg.set(`${s.rules}\u0000${s.method}`, { gated: s.modes.gated, ungated: s.modes.ungated ?? new Map() });
     return { classification: classSlots.get(slotKey)!.decisions, segmentation: seg };
   };
