@@ -39,3 +39,5 @@ export { argmaxRow } from './argmax.js';
 export * from './segment/index.js';
 export * from './metrics/index.js';
 export * from './train/unet-trainer.js';
+export * from './flip.js';
+export * from './lrp/tta.js';
