@@ -90,16 +90,17 @@ model_parts() { # RUN: the model as F16 in parts of 15 MiB, and its sha256
   fi
 }
 
-pool_eval() { # RUN: after the model is safe, its masks with both max-pool rules, paired (printed to the log only:
-  # $OUT holds 8 files at most); docs/levers.md, "LRP rules and the max-pool rule for the masks"
-  if (( $(left) > 45 )); then
-    say "the kept model's masks with --pool wta,avg (paired: avg − wta)"
-    L eval --model "$1/model.safetensors" --pool wta,avg --rules ours --methods simple,gmm,bmm --data "$1/eval-split.json" --subset test \
+pool_eval() { # RUN: after the model is safe, its masks with both max-pool rules and both heatmap TTAs, paired
+  # (printed to the log only: $OUT holds 8 files at most); docs/levers.md, "LRP rules and the max-pool rule
+  # for the masks" and "Heatmap TTA"
+  if (( $(left) > 60 )); then
+    say "the kept model's masks with --pool wta,avg --tta none,flips (paired against ours@wta+none)"
+    L eval --model "$1/model.safetensors" --pool wta,avg --tta none,flips --rules ours --methods simple,gmm,bmm --data "$1/eval-split.json" --subset test \
       --backend "$BACKEND" "${DEV[@]}" --out "$WORK/eval-pool" -q > "$WORK/eval-pool.txt" 2>&1 \
       && sed -n '/^## Segmentation (pooled/,/^## Segmentation without/p; /^## Paired differences between rule sets/,/^## The paper/p' "$WORK/eval-pool/metrics.md" \
       || { echo "pool evaluation failed:"; tail -20 "$WORK/eval-pool.txt"; }
   else
-    echo "no time left for the pool-rule evaluation"
+    echo "no time left for the pool-rule and TTA evaluation"
   fi
 }
 

@@ -4,7 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { LrpsegError } from '@lrpseg/core';
+import { HEATMAP_TTAS, LrpsegError, type HeatmapTta } from '@lrpseg/core';
+import { TTA_HELP } from './rule-sets.js';
 import { intArg, collect, parseSizeText } from './args.js';
 import { BACKEND_NAMES, type BackendName } from './backends.js';
 import { CliError, EXIT_FAILURE, EXIT_USAGE, isErrno, oneLine } from './errors.js';
@@ -88,6 +89,7 @@ function buildProgram(io: CliIo, setResult: (code: number) => void): Command {
       .requiredOption('--rules <spec>', RULES_HELP)
       .option('--target <class>', 'class to explain: index or name', '1')
       .addOption(new Option('--pool <rule>', 'max-pool relevance rule').choices(['wta', 'avg']).default('wta'))
+      .addOption(new Option('--tta <how>', TTA_HELP).choices([...HEATMAP_TTAS]).default('none'))
       .addOption(new Option('--backend <name>', 'compute backend').choices([...BACKEND_NAMES]).default('cpu'))
       .addOption(threadsOption())
       .addOption(deviceOption())
@@ -104,6 +106,7 @@ function buildProgram(io: CliIo, setResult: (code: number) => void): Command {
           rules: opts.rules as string,
           target: opts.target as string,
           pool: opts.pool as 'wta' | 'avg',
+          tta: opts.tta as HeatmapTta,
           backend: opts.backend as BackendName,
           ...(opts.threads !== undefined ? { threads: opts.threads as number } : {}),
           ...(opts.device !== undefined ? { device: opts.device as number } : {}),

@@ -6,7 +6,7 @@
  * `--rules`.
  */
 import { InvalidArgumentError } from 'commander';
-import { NAMED_COMPOSITES, type NamedComposite, type PoolRule } from '@lrpseg/core';
+import { NAMED_COMPOSITES, type HeatmapTta, type NamedComposite, type PoolRule } from '@lrpseg/core';
 
 /** A composite to evaluate: `spec` goes to parseComposite, `name` labels it in the report. */
 export interface RuleSet {
@@ -41,21 +41,35 @@ export function parseRuleSets(value: string): RuleSet[] {
   return [{ name: parts.join(','), spec: parts.join(',') }];
 }
 
-/** A rule set with the max-pool relevance rule it is explained with. */
+/** A rule set with how it is explained: the max-pool relevance rule and the heatmap TTA. */
 export interface PooledRuleSet extends RuleSet {
   readonly pool: PoolRule;
+  readonly tta: HeatmapTta;
 }
 
 /**
- * Every rule set with every max-pool rule (eval --pool wta,avg), rule set by rule set; with more than one
- * pool rule each name says its own (`ours@wta`, `ours@avg`), so that the report's rows stay apart.
+ * Every rule set with every max-pool rule (eval --pool wta,avg) and every heatmap TTA (eval --tta
+ * none,flips), rule set by rule set. A name says each choice that varies (`ours@wta`, `ours@avg`;
+ * `ours@none`, `ours@flips`; with both, `ours@avg+flips`), so that the report's rows stay apart.
  */
-export function withPools(sets: readonly RuleSet[], pools: readonly PoolRule[]): PooledRuleSet[] {
+export function withPools(sets: readonly RuleSet[], pools: readonly PoolRule[], ttas: readonly HeatmapTta[] = ['none']): PooledRuleSet[] {
   if (pools.length === 0) throw new Error('withPools: no max-pool rule');
-  return sets.flatMap((r) => pools.map((pool) => ({ name: pools.length > 1 ? `${r.name}@${pool}` : r.name, spec: r.spec, pool })));
+  if (ttas.length === 0) throw new Error('withPools: no heatmap TTA');
+  return sets.flatMap((r) =>
+    pools.flatMap((pool) =>
+      ttas.map((tta) => {
+        const varying = [...(pools.length > 1 ? [pool] : []), ...(ttas.length > 1 ? [tta] : [])];
+        return { name: varying.length > 0 ? `${r.name}@${varying.join('+')}` : r.name, spec: r.spec, pool, tta };
+      }),
+    ),
+  );
 }
 
 /** commander's accumulator for a repeatable --rules. */
 export function collectRuleSets(value: string, prev: RuleSet[] | undefined): RuleSet[] {
   return [...(prev ?? []), ...parseRuleSets(value)];
 }
+
+/** --tta's help, shared by explain, segment and eval. */
+export const TTA_HELP =
+  "heatmap test-time augmentation (not in the spec): none; flips (the mean of the heatmaps of the image's four mirror images, each mapped back); dihedral (its eight turns and mirror images; square inputs). The classifier's decision stays the image's own.";

@@ -156,6 +156,7 @@ describe('usage errors exit 2', () => {
     ['no input', ['explain', '--model', 'm', '--rules', 'ours', '--out', 'o.npy'], /no input/],
     ['bad --batch-size', ['explain', '--model', 'm', '-i', 'x.npy', '--rules', 'ours', '--batch-size', 'many', '--out', 'o.npy'], /batch-size/],
     ['bad --pool', ['explain', '--model', 'm', '-i', 'x.npy', '--rules', 'ours', '--pool', 'max', '--out', 'o.npy'], /wta, avg/],
+    ['bad --tta', ['explain', '--model', 'm', '-i', 'x.npy', '--rules', 'ours', '--tta', 'mirror', '--out', 'o.npy'], /none, flips, dihedral/],
     ['bad --backend', ['explain', '--model', 'm', '-i', 'x.npy', '--rules', 'ours', '--backend', 'tpu', '--out', 'o.npy'], /cpu, cuda, webgpu/],
     ['.npy mixed with images', ['explain', '--model', 'm', '-i', 'x.npy', '-i', 'a.jpg', '--rules', 'ours', '--out', 'o.npy'], /only input/],
     ['.npy into a folder', ['explain', '--model', 'm', '-i', 'x.npy', '--rules', 'ours', '--out', 'dir'], /\.npy file/],

@@ -1,7 +1,7 @@
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CpuBackend, classifyAndExplain, countPixels, formatRule, loadModel, parseComposite, pooledIoUInterval, segmentMap, segmentationScores } from '@lrpseg/core';
+import { CpuBackend, classifyAndExplain, classifyAndExplainTta, countPixels, formatRule, loadModel, parseComposite, pooledIoUInterval, segmentMap, segmentationScores } from '@lrpseg/core';
 import { decodeImage, encodePngGrey, prepareForModel, readImageFile } from '@lrpseg/datasets';
 import { networkNames, type EvalReport } from '../src/commands/eval.js';
 import { binarizeTruth, flipPlanar } from '../src/report/eval-data.js';
@@ -47,6 +47,48 @@ describe.skipIf(!HAVE_BLOWHOLE)('eval on real images', () => {
     for (const ext of ['.jpg', '.png']) copyFileSync(path.join(FREE_DIR, free + ext), path.join(data, free + ext));
     stems = [...defective, free].sort();
     await writeGateModel(model, stems.map((s) => path.join(data, `${s}.jpg`)));
+  });
+
+  /** The defective images' views (each image, then its left–right and top–bottom mirror images), as eval prepares them. */
+  async function defectiveViews(): Promise<{ x: Float32Array; truth: Uint8Array }[]> {
+    const views: { x: Float32Array; truth: Uint8Array }[] = [];
+    for (const s of stems) {
+      const img = prepareForModel(await readImageFile(path.join(data, `${s}.jpg`)), [SIZE, SIZE], 3);
+      const truth = binarizeTruth(prepareForModel(await readImageFile(path.join(data, `${s}.png`)), [SIZE, SIZE], 1).data);
+      if (!truth.some((v) => v === 1)) continue;
+      for (const v of ['identity', 'hflip', 'vflip'] as const) views.push({ x: flipPlanar(img.data, 3, SIZE, SIZE, v), truth: flipPlanar(truth, 1, SIZE, SIZE, v) });
+    }
+    return views;
+  }
+
+  it('--tta none,flips: each rule set explained both ways, named apart, paired; the flip-averaged masks as computed directly', async () => {
+    const out = path.join(dir, 'report-tta');
+    const r = await lrpseg('eval', '--model', model, '--rules', 'ours', '--tta', 'none,flips', '--methods', 'bmm', '--data', data, '--out', out, '--crop', 'center', '-q');
+    expect(r.code, r.stderr).toBe(0);
+    const rep = readReport(out);
+    expect(rep.segmentation.map((s) => s.rules)).toEqual(['ours@none', 'ours@flips']);
+    expect(rep.rule_sets).toEqual([
+      { name: 'ours@none', rules: 'ours', pool: 'wta', tta: 'none' },
+      { name: 'ours@flips', rules: 'ours', pool: 'wta', tta: 'flips' },
+    ]);
+    expect(rep.rule_comparisons!.map((c) => `${c.rules} − ${c.reference}`)).toEqual(['ours@flips − ours@none']);
+    const m = loadModel(new CpuBackend(), readFileSync(model));
+    const views = await defectiveViews();
+    const hw = SIZE * SIZE;
+    const composite = parseComposite('ours', m.meta);
+    const x = Float32Array.from(views.flatMap((v) => Array.from(v.x)));
+    const direct = async (tta: 'none' | 'flips') => {
+      const { heatmaps } = await classifyAndExplainTta(m, x, views.length, { composite, tta });
+      return segmentationScores(views.map((v, i) => countPixels(segmentMap('bmm', { data: heatmaps.subarray(i * hw, (i + 1) * hw), height: SIZE, width: SIZE }).mask, v.truth)));
+    };
+    const [none, flips] = rep.segmentation;
+    expect(none.ungated!.pooled).toEqual((await direct('none')).pooled);
+    expect(flips.ungated!.pooled).toEqual((await direct('flips')).pooled);
+    expect(flips.ungated!.pooled).not.toEqual(none.ungated!.pooled);
+    m.dispose();
+    const bad = await lrpseg('eval', '--model', model, '--rules', 'ours', '--tta', 'none,mirror', '--data', data, '--out', path.join(dir, 'report-bad-tta'), '-q');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--tta takes none, flips, dihedral/);
   });
 
   it('scores a named custom rule list like the composite it spells out, pairs rule sets against the first, and refuses a name given twice', async () => {
@@ -101,13 +143,7 @@ describe.skipIf(!HAVE_BLOWHOLE)('eval on real images', () => {
     // Recompute "ours / bmm" without the gate: the 9 defective views, explained in one batch as eval does.
     const backend = new CpuBackend();
     const m = loadModel(backend, readFileSync(model));
-    const views: { x: Float32Array; truth: Uint8Array }[] = [];
-    for (const s of stems) {
-      const img = prepareForModel(await readImageFile(path.join(data, `${s}.jpg`)), [SIZE, SIZE], 3);
-      const truth = binarizeTruth(prepareForModel(await readImageFile(path.join(data, `${s}.png`)), [SIZE, SIZE], 1).data);
-      if (!truth.some((v) => v === 1)) continue;
-      for (const v of ['identity', 'hflip', 'vflip'] as const) views.push({ x: flipPlanar(img.data, 3, SIZE, SIZE, v), truth: flipPlanar(truth, 1, SIZE, SIZE, v) });
-    }
+    const views = await defectiveViews();
     expect(views).toHaveLength(9);
     const hw = SIZE * SIZE;
     const x = backend.fromArray(Float32Array.from(views.flatMap((v) => Array.from(v.x))), [9, 3, SIZE, SIZE]);

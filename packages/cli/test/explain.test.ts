@@ -1,7 +1,7 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mulberry32, parseNpy, serializeNpy } from '@lrpseg/core';
+import { CpuBackend, classifyAndExplainTta, loadModel, mulberry32, parseComposite, parseNpy, serializeNpy } from '@lrpseg/core';
 import { decodeImage } from '@lrpseg/datasets';
 import { HAVE_BLOWHOLE, blowholeJpegs, lrpseg, oneErrorLine, tempDir } from './helpers.js';
 
@@ -92,6 +92,14 @@ describe('explain on .npy', () => {
     expect(Array.from(readHeatmaps(t0).data)).not.toEqual(Array.from(b));
     expect(Array.from(readHeatmaps(avg).data)).not.toEqual(Array.from(b));
     expect(Array.from(readHeatmaps(custom).data)).toEqual(Array.from(readHeatmaps(montavon).data));
+    // --tta flips: core's flip average, not the plain heatmap
+    const flips = path.join(dir, 'flips.npy');
+    expect((await lrpseg('explain', '--model', model, '--input', x, '--rules', 'ours', '--tta', 'flips', '--out', flips)).code).toBe(0);
+    const m = loadModel(new CpuBackend(), readFileSync(model));
+    const want = await classifyAndExplainTta(m, parseNpy(readFileSync(x)).data as Float32Array, N, { composite: parseComposite('ours', m.meta), tta: 'flips' });
+    m.dispose();
+    expect(Array.from(readHeatmaps(flips).data)).toEqual(Array.from(want.heatmaps));
+    expect(Array.from(want.heatmaps)).not.toEqual(Array.from(b));
     const bad = await lrpseg('explain', '--model', model, '--input', x, '--rules', 'ours', '--target', '2', '--out', base);
     expect(bad.code).toBe(1);
     expect(oneErrorLine(bad)).toContain('2 classes');

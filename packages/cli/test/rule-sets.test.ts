@@ -21,10 +21,18 @@ describe('eval --rules values', () => {
 
   it('cross with the max-pool rules, named apart only when there are several', () => {
     const sets = parseRuleSets('ours,montavon');
-    expect(withPools(sets, ['avg'])).toEqual([{ name: 'ours', spec: 'ours', pool: 'avg' }, { name: 'montavon', spec: 'montavon', pool: 'avg' }]);
+    expect(withPools(sets, ['avg'])).toEqual([{ name: 'ours', spec: 'ours', pool: 'avg', tta: 'none' }, { name: 'montavon', spec: 'montavon', pool: 'avg', tta: 'none' }]);
     expect(withPools(sets, ['wta', 'avg']).map((r) => `${r.name} ${r.spec} ${r.pool}`)).toEqual([
       'ours@wta ours wta', 'ours@avg ours avg', 'montavon@wta montavon wta', 'montavon@avg montavon avg',
     ]);
+  });
+
+  it('cross with the heatmap TTAs too, naming each choice that varies', () => {
+    const ours = parseRuleSets('ours');
+    expect(withPools(ours, ['avg'], ['flips'])).toEqual([{ name: 'ours', spec: 'ours', pool: 'avg', tta: 'flips' }]);
+    expect(withPools(ours, ['avg'], ['none', 'flips']).map((r) => `${r.name} ${r.pool} ${r.tta}`)).toEqual(['ours@none avg none', 'ours@flips avg flips']);
+    expect(withPools(ours, ['wta', 'avg'], ['none', 'dihedral']).map((r) => r.name)).toEqual(['ours@wta+none', 'ours@wta+dihedral', 'ours@avg+none', 'ours@avg+dihedral']);
+    expect(() => withPools(ours, ['wta'], [])).toThrow();
   });
 
   it('accumulate over repeated --rules', () => {

@@ -4,10 +4,12 @@ import {
   CpuBackend,
   buildVgg,
   classifyAndExplain,
+  classifyAndExplainTta,
   parseComposite,
   saveModel,
   segmentMap,
   vgg11Meta,
+  type HeatmapTta,
   type Model,
   type SegmentMethod,
   type Tensor,
@@ -63,6 +65,7 @@ export async function expectedSegmentation(
   files: readonly string[],
   rules: string,
   method: SegmentMethod,
+  tta: HeatmapTta = 'none',
 ): Promise<{ verdicts: boolean[]; masks: (Uint8Array | null)[]; heatmaps: (Float32Array | null)[] }> {
   const { loadModel } = await import('@lrpseg/core');
   const { readFileSync } = await import('node:fs');
@@ -79,12 +82,18 @@ export async function expectedSegmentation(
   if (defective.length > 0) {
     const sub = new Float32Array(defective.length * 3 * hw);
     defective.forEach((i, q) => sub.set(data.subarray(i * 3 * hw, (i + 1) * 3 * hw), q * 3 * hw));
-    const x = model.backend.fromArray(sub, [defective.length, 3, SIZE, SIZE]);
-    const r = classifyAndExplain(model, x, { composite: parseComposite(rules, model.meta), target: 1 });
-    const maps = await r.heatmaps.read();
-    r.logits.dispose();
-    r.heatmaps.dispose();
-    x.dispose();
+    const composite = parseComposite(rules, model.meta);
+    let maps: Float32Array;
+    if (tta === 'none') {
+      const x = model.backend.fromArray(sub, [defective.length, 3, SIZE, SIZE]);
+      const r = classifyAndExplain(model, x, { composite, target: 1 });
+      maps = await r.heatmaps.read();
+      r.logits.dispose();
+      r.heatmaps.dispose();
+      x.dispose();
+    } else {
+      maps = (await classifyAndExplainTta(model, sub, defective.length, { composite, target: 1, tta })).heatmaps;
+    }
     defective.forEach((i, q) => (heatmaps[i] = maps.slice(q * hw, (q + 1) * hw)));
   }
   model.dispose();

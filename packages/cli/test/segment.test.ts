@@ -152,6 +152,27 @@ describe.skipIf(!HAVE_BLOWHOLE)('segment with a model on real images', () => {
     expect(readdirSync(path.join(dir, 'ff')).filter((f) => f.endsWith('.png'))).toEqual([]);
   });
 
+  it('--tta flips: the masks of the flip-averaged heatmaps, the same gate; the summary says so', async () => {
+    const out = path.join(dir, 'run-tta');
+    const r = await lrpseg('segment', '--model', model, '--rules', 'ours', '--method', 'bmm', '--tta', 'flips', '--out', out, '-q', ...images);
+    expect(r.code, r.stderr).toBe(0);
+    const summary = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8')) as SegmentSummary;
+    expect(summary.tta).toBe('flips');
+    expect(summary.counts.explained).toBe(3);
+    const flips = await expectedSegmentation(model, images, 'ours', 'bmm', 'flips');
+    expect(flips.verdicts).toEqual(verdicts);
+    let differs = false;
+    images.forEach((f, i) => {
+      const mask = readMaskPng(path.join(out, `${path.basename(f, '.jpg')}.png`));
+      if (!verdicts[i]) return expect(mask.data.every((v) => v === 0)).toBe(true);
+      expect(Array.from(mask.data)).toEqual(Array.from(flips.masks[i]!));
+      differs ||= flips.masks[i]!.some((v, p) => v !== expected.masks[i]![p]);
+    });
+    expect(differs).toBe(true);
+    const bad = await lrpseg('segment', '--model', model, '--rules', 'ours', '--method', 'bmm', '--tta', 'mirror', '--out', path.join(dir, 'run-bad-tta'), images[0]);
+    expect(bad.code).toBe(2);
+  });
+
   it('--resume skips finished images and redoes only what is missing', async () => {
     const out = path.join(dir, 'run2');
     const args = ['segment', '--model', model, '--rules', 'ours', '--method', 'simple', '--out', out, ...images];

@@ -29,6 +29,9 @@ import {
   type IoUCounts,
   type PairedDifference,
   classifyAndExplain,
+  classifyAndExplainTta,
+  HEATMAP_TTAS,
+  type HeatmapTta,
   countPixels,
   loadUNet,
   expectNpy,
@@ -62,7 +65,7 @@ import type { PrSeries } from '../report/plots.js';
 import { reportMarkdown, tallyByClass, type ClassificationRow, type ComparisonRow, type ConfigRow, type RuleSetComparisonRow, type ScoreCells } from '../report/table.js';
 import { defaultSegmentThreads } from './segment.js';
 import { resolveTarget } from './explain.js';
-import { collectRuleSets, withPools, type PooledRuleSet, type RuleSet } from '../rule-sets.js';
+import { TTA_HELP, collectRuleSets, withPools, type PooledRuleSet, type RuleSet } from '../rule-sets.js';
 
 export interface EvalOptions {
   readonly models: readonly string[];
@@ -81,6 +84,8 @@ export interface EvalOptions {
   readonly target: string;
   /** Max-pool relevance rules: each rule set is explained with each (names get @wta / @avg with two). */
   readonly pools: readonly PoolRule[];
+  /** Heatmap TTAs (core lrp/tta.ts): each rule set × pool rule is explained with each (names get @none / @flips with two). */
+  readonly ttas: readonly HeatmapTta[];
   readonly backend: BackendName;
   readonly threads?: number;
   /** GPU index for the cuda backend (default 0). */
@@ -133,6 +138,8 @@ export interface EvalReport {
     readonly defective_views: number;
     readonly failed: readonly string[];
   };
+  /** What each segmentation row's `rules` name stands for: its LRP rules, max-pool rule and heatmap TTA. */
+  readonly rule_sets?: readonly { readonly name: string; readonly rules: string; readonly pool: PoolRule; readonly tta: HeatmapTta }[];
   readonly pixels: number;
   readonly damage_pixels: number;
   readonly no_skill_precision: number;
@@ -426,7 +433,14 @@ async function evalModel(
         let logits: Float32Array | null = null;
         const maps: Float32Array[] = [];
         for (let ci = 0; ci < composites.length; ci++) {
-          const r = classifyAndExplain(model, x, { composite: composites[ci], target, pool: ruleSets[ci].pool });
+          const opts = { composite: composites[ci], target, pool: ruleSets[ci].pool };
+          if (ruleSets[ci].tta !== 'none') {
+            const r = await classifyAndExplainTta(model, concat(idx.map((i) => batchViews[i].data)), idx.length, { ...opts, tta: ruleSets[ci].tta });
+            logits ??= r.logits;
+            maps.push(r.heatmaps);
+            continue;
+          }
+          const r = classifyAndExplain(model, x, opts);
           try {
             if (logits === null) logits = await r.logits.read();
             maps.push(await r.heatmaps.read());
@@ -745,7 +759,7 @@ export async function evalCommand(o: EvalOptions, io: CliIo): Promise<number> {
   if (o.preds.length > 0 && (o.models.length > 0 || unets.length > 0)) throw new UsageError('eval: --pred cannot be combined with --model or --unet');
   if (o.models.length === 0 && o.preds.length === 0 && unets.length === 0) throw new UsageError('eval: give --model (with --rules), --unet, or --pred');
   if (o.models.length > 0 && o.rules.length === 0) throw new UsageError('eval: --model needs --rules (e.g. --rules ours,montavon)');
-  const ruleSets = withPools(o.rules, o.pools);
+  const ruleSets = withPools(o.rules, o.pools, o.ttas);
   const twice = ruleSets.map((r) => r.name).find((n, i, all) => all.indexOf(n) !== i);
   if (twice !== undefined) throw new UsageError(`eval: rule set "${twice}" given twice (name custom lists with NAME=LIST)`);
   const data = await readEvalData(o.data, o.truth, o.subset);
@@ -855,6 +869,7 @@ export async function evalCommand(o: EvalOptions, io: CliIo): Promise<number> {
       defective_views: defViews.length,
       failed: state.failed,
     },
+    ...(o.models.length > 0 ? { rule_sets: ruleSets.map((r) => ({ name: r.name, rules: r.spec, pool: r.pool, tta: r.tta })) } : {}),
     pixels,
     damage_pixels: damage,
     no_skill_precision: r6(noSkill),
@@ -939,6 +954,15 @@ function parsePools(v: string): PoolRule[] {
   return pools as PoolRule[];
 }
 
+/** eval --tta: none, flips, dihedral, or several, comma-separated. */
+function parseTtas(v: string): HeatmapTta[] {
+  const ttas = v.split(',').map((s) => s.trim().toLowerCase()).filter((s) => s.length > 0);
+  const bad = ttas.filter((t) => !(HEATMAP_TTAS as readonly string[]).includes(t));
+  if (ttas.length === 0 || bad.length > 0) throw new UsageError(`eval: --tta takes ${HEATMAP_TTAS.join(', ')}, or several comma-separated (got "${v}")`);
+  if (new Set(ttas).size !== ttas.length) throw new UsageError(`eval: --tta names a choice twice ("${v}")`);
+  return ttas as HeatmapTta[];
+}
+
 function splitList(v: string, prev: string[] | undefined): string[] {
   return [...(prev ?? []), ...v.split(',').map((s) => s.trim()).filter((s) => s.length > 0)];
 }
@@ -979,6 +1003,7 @@ export function registerEval(program: Command, io: CliIo, setResult: (code: numb
     .requiredOption('-o, --out <dir>', 'report folder')
     .option('--target <class>', 'the defect class: index or name', '1')
     .option('--pool <rules>', "max-pool relevance rule: wta or avg, or both (wta,avg: each rule set explained with each, named ours@wta, ours@avg, and paired)", 'wta')
+    .option('--tta <choices>', `${TTA_HELP} Several, comma-separated (none,flips): each rule set explained with each, named ours@none, ours@flips, and paired.`, 'none')
     .addOption(new Option('--backend <name>', 'compute backend').choices([...BACKEND_NAMES]).default('cpu'))
     .addOption(new Option('--threads <n>', 'CPU backend worker threads').argParser(intArg(1, 1024)))
     .addOption(new Option('--device <n>', 'GPU index for the cuda backend (default 0)').argParser(intArg(0, 1023)))
@@ -1009,6 +1034,7 @@ export function registerEval(program: Command, io: CliIo, setResult: (code: numb
             out: opts.out as string,
             target: opts.target as string,
             pools: parsePools(opts.pool as string),
+            ttas: parseTtas(opts.tta as string),
             backend: opts.backend as BackendName,
             ...(opts.threads !== undefined ? { threads: opts.threads as number } : {}),
             ...(opts.device !== undefined ? { device: opts.device as number } : {}),

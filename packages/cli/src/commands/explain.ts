@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import {
   LrpsegError,
+  classifyAndExplainTta,
   explain,
   expectNpy,
   fmtShape,
@@ -13,6 +14,7 @@ import {
   type Composite,
   type Model,
   type NpyArray,
+  type HeatmapTta,
   type PoolRule,
   type Tensor,
 } from '@lrpseg/core';
@@ -30,6 +32,8 @@ export interface ExplainOptions {
   readonly rules: string;
   readonly target: string;
   readonly pool: PoolRule;
+  /** Heatmap test-time augmentation (core lrp/tta.ts; the spec's default is none). */
+  readonly tta: HeatmapTta;
   readonly backend: BackendName;
   readonly threads?: number;
   /** GPU index for the cuda backend. */
@@ -69,11 +73,13 @@ interface Job {
   readonly composite: Composite;
   readonly target: number;
   readonly pool: PoolRule;
+  readonly tta: HeatmapTta;
 }
 
 /** Heatmaps (n, H, W) of n images (n, C, H, W) given as one flat array. */
 async function heatmapsOf(job: Job, data: Float32Array, n: number): Promise<Float32Array> {
   const { model } = job;
+  if (job.tta !== 'none') return (await classifyAndExplainTta(model, data, n, { composite: job.composite, target: job.target, pool: job.pool, tta: job.tta })).heatmaps;
   const [h, w] = model.meta.input_size;
   const c = model.meta.arch.in_channels;
   const x = model.backend.fromArray(data, [n, c, h, w]);
@@ -105,7 +111,7 @@ export async function explainCommand(o: ExplainOptions, io: CliIo): Promise<numb
   try {
     model = await openModel(backend, o.model);
     const composite = parseComposite(o.rules, model.meta);
-    const job: Job = { model, composite, target: resolveTarget(o.target, model), pool: o.pool };
+    const job: Job = { model, composite, target: resolveTarget(o.target, model), pool: o.pool, tta: o.tta };
     return npyMode ? await explainNpy(job, npyInputs[0], o, io) : await explainImages(job, o, io);
   } finally {
     model?.dispose();

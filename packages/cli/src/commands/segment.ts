@@ -18,6 +18,9 @@ import {
   SEGMENT_METHODS,
   argmaxRow,
   classifyAndExplain,
+  classifyAndExplainTta,
+  HEATMAP_TTAS,
+  type HeatmapTta,
   expectNpy,
   parseComposite,
   serializeNpy,
@@ -35,6 +38,7 @@ import { intArg } from '../args.js';
 import { BACKEND_NAMES, createBackend, resolveThreads, type BackendName } from '../backends.js';
 import { CliError, UsageError, fsError, oneLine, withFile } from '../errors.js';
 import { Progress, ensureDir, writeFileAtomic, type CliIo } from '../io.js';
+import { TTA_HELP } from '../rule-sets.js';
 import { openModel, variantName } from '../model.js';
 import { maskToOriginal, maskToPng, overlayPng, planarToRgb } from '../report/masks.js';
 import { parseShard, shardPositions, summaryName, type Shard } from '../report/shard.js';
@@ -130,6 +134,8 @@ export interface SegmentImagesOptions {
   readonly method: SegmentMethod;
   readonly target: string;
   readonly pool: PoolRule;
+  /** Heatmap test-time augmentation (core lrp/tta.ts; the spec's default is none). */
+  readonly tta: HeatmapTta;
   readonly backend: BackendName;
   readonly threads?: number;
   /** GPU index for the cuda backend (default 0). */
@@ -183,6 +189,7 @@ export interface SegmentSummary {
   readonly target: { readonly index: number; readonly name: string };
   readonly gate: boolean;
   readonly pool: PoolRule;
+  readonly tta: HeatmapTta;
   readonly backend: BackendName;
   readonly input_size: readonly [number, number];
   readonly mask_size: MaskSize;
@@ -237,11 +244,13 @@ interface Job {
   readonly composite: Composite;
   readonly target: number;
   readonly pool: PoolRule;
+  readonly tta: HeatmapTta;
 }
 
 /** Logits (and, if asked, heatmaps) of n prepared images. */
 async function runModel(job: Job, data: Float32Array, n: number, explain: boolean): Promise<{ logits: Float32Array; heatmaps: Float32Array | null }> {
   const { model } = job;
+  if (explain && job.tta !== 'none') return classifyAndExplainTta(model, data, n, { composite: job.composite, target: job.target, pool: job.pool, tta: job.tta });
   const [h, w] = model.meta.input_size;
   const x = model.backend.fromArray(data, [n, model.meta.arch.in_channels, h, w]);
   let logits: Tensor | undefined;
@@ -279,7 +288,7 @@ export async function segmentImagesCommand(o: SegmentImagesOptions, io: CliIo): 
   try {
     model = await openModel(backend, o.model);
     const composite = parseComposite(o.rules, model.meta);
-    const job: Job = { model, composite, target: resolveTarget(o.target, model), pool: o.pool };
+    const job: Job = { model, composite, target: resolveTarget(o.target, model), pool: o.pool, tta: o.tta };
     const files = await listImageInputs(o.inputs);
     const stems = outputStems(files);
     const positions = shardPositions(files.length, o.shard);
@@ -444,6 +453,7 @@ export async function segmentImagesCommand(o: SegmentImagesOptions, io: CliIo): 
       target: { index: job.target, name: model.meta.classes[job.target] ?? String(job.target) },
       gate: o.gate,
       pool: o.pool,
+      tta: o.tta,
       backend: o.backend,
       input_size: [h, w],
       mask_size: o.maskSize,
@@ -519,6 +529,7 @@ export function registerSegment(program: Command, io: CliIo, setResult: (code: n
     .option('--rules <spec>', RULES_HELP)
     .option('--target <class>', 'class to explain and to gate on: index or name', '1')
     .addOption(new Option('--pool <rule>', 'max-pool relevance rule').choices(['wta', 'avg']).default('wta'))
+    .addOption(new Option('--tta <how>', TTA_HELP).choices([...HEATMAP_TTAS]).default('none'))
     .addOption(new Option('--backend <name>', 'compute backend').choices([...BACKEND_NAMES]).default('cpu'))
     .addOption(new Option('--threads <n>', 'CPU backend worker threads (default: LRPSEG_THREADS, else all cores)').argParser(intArg(1, 1024)))
     .addOption(new Option('--device <n>', 'GPU index for the cuda backend (default 0)').argParser(intArg(0, 1023)))
@@ -572,6 +583,7 @@ export function registerSegment(program: Command, io: CliIo, setResult: (code: n
             method,
             target: opts.target as string,
             pool: opts.pool as PoolRule,
+            tta: opts.tta as HeatmapTta,
             backend: opts.backend as BackendName,
             ...(opts.threads !== undefined ? { threads: opts.threads as number } : {}),
             ...(opts.device !== undefined ? { device: opts.device as number } : {}),
