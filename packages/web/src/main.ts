@@ -1,9 +1,9 @@
 /** The page: inputs and settings → one card per image (input, heatmap, mask overlay, verdict, timings). */
-import { loadModel, vggVariantName, type Model, type PoolRule, type SegmentMethod } from '@lrpseg/core';
+import { loadModel, vggVariantName, type HeatmapTta, type Model, type PoolRule, type SegmentMethod } from '@lrpseg/core';
 import type { PlanarImage } from '@lrpseg/datasets/browser';
 import { chooseBackend, type ChosenBackend } from './backend.js';
 import { decodeImageFile } from './decode.js';
-import { analyse, type Analysis } from './pipeline.js';
+import { analyse, type Analysis, type ExplainChoice } from './pipeline.js';
 import { heatmapCanvas, inputCanvas, maskCanvas, overlayCanvas, pngDownloadLink } from './render.js';
 
 const DEFAULT_MODEL_URL = './models/default.safetensors';
@@ -83,7 +83,7 @@ function legend(): HTMLElement {
   return l;
 }
 
-function card(img: LoadedImage, a: Analysis, composite: string, method: string, pool: PoolRule): HTMLElement {
+function card(img: LoadedImage, a: Analysis, composite: string, method: string, { pool, tta }: ExplainChoice): HTMLElement {
   const { prepared: p, segmentation: s } = a;
   const c = el('article', 'card');
   c.dataset.name = img.name;
@@ -92,6 +92,7 @@ function card(img: LoadedImage, a: Analysis, composite: string, method: string, 
   c.dataset.composite = composite;
   c.dataset.method = method;
   c.dataset.pool = pool;
+  c.dataset.tta = tta;
   const title = el('h2');
   title.append(el('span', 'name', img.name), el('span', `badge ${a.verdict}`, `${a.verdict} · p(defect) = ${a.score.toFixed(4)}`));
   const heat = heatmapCanvas(a.heatmap, p.width, p.height);
@@ -130,14 +131,14 @@ async function runAll(): Promise<void> {
   document.body.dataset.state = 'running';
   const composite = ($('composite') as HTMLSelectElement).value;
   const method = ($('method') as HTMLSelectElement).value as SegmentMethod;
-  const pool = ($('pool') as HTMLSelectElement).value as PoolRule;
+  const choice: ExplainChoice = { pool: ($('pool') as HTMLSelectElement).value as PoolRule, tta: ($('tta') as HTMLSelectElement).value as HeatmapTta };
   for (let i = 0; i < images.length; i++) {
     if (gen !== generation) return;
     setStatus(`${backendLine()} Working on ${i + 1} of ${images.length}…`, chosen.kind === 'cpu');
     try {
-      const a = await analyse(model, images[i].image, composite, method, pool);
+      const a = await analyse(model, images[i].image, composite, method, choice);
       if (gen !== generation) return;
-      results.append(card(images[i], a, composite, method, pool));
+      results.append(card(images[i], a, composite, method, choice));
     } catch (e) {
       if (gen !== generation) return;
       const c = el('article', 'card');
@@ -179,6 +180,7 @@ function wire(): void {
   $('composite').addEventListener('change', () => void runAll());
   $('method').addEventListener('change', () => void runAll());
   $('pool').addEventListener('change', () => void runAll());
+  $('tta').addEventListener('change', () => void runAll());
   const choice = $('model-choice') as HTMLSelectElement;
   const modelFile = $('model-file') as HTMLInputElement;
   choice.addEventListener('change', () => {

@@ -1,9 +1,9 @@
 /**
  * One image through the model: preparation (as the CLI: scale up if smaller, centre crop), one forward
  * pass that gives logits and the LRP heatmap of the defect class, and the segmentation method. Every
- * image is explained whatever the verdict (the CLI's --no-gate).
+ * image is explained whatever the verdict (the CLI's --no-gate). `tta` is the CLI's --tta.
  */
-import { classifyAndExplain, parseComposite, segmentMap, type Model, type PoolRule, type SegmentMethod, type Segmentation, type Tensor } from '@lrpseg/core';
+import { classifyAndExplain, classifyAndExplainTta, parseComposite, segmentMap, type HeatmapTta, type Model, type PoolRule, type SegmentMethod, type Segmentation, type Tensor } from '@lrpseg/core';
 import { prepareForModel, type PlanarImage, type PreparedImage } from '@lrpseg/datasets/browser';
 
 export const DEFECT_CLASS = 1;
@@ -27,7 +27,12 @@ export function softmax(logits: Float32Array): Float64Array {
   return e.map((v) => v / s);
 }
 
-export async function analyse(model: Model, image: PlanarImage, composite: string, method: SegmentMethod, pool: PoolRule): Promise<Analysis> {
+export interface ExplainChoice {
+  readonly pool: PoolRule;
+  readonly tta: HeatmapTta;
+}
+
+export async function analyse(model: Model, image: PlanarImage, composite: string, method: SegmentMethod, { pool, tta }: ExplainChoice): Promise<Analysis> {
   const timingsMs: Record<string, number> = {};
   let t = performance.now();
   const lap = (name: string): void => {
@@ -39,21 +44,9 @@ export async function analyse(model: Model, image: PlanarImage, composite: strin
   const c = model.meta.arch.in_channels;
   const prepared = prepareForModel(image, [h, w], c);
   lap('prepare');
-  const x = model.backend.fromArray(prepared.data, [1, c, h, w]);
-  let logitsT: Tensor | undefined;
-  let heatmapT: Tensor | undefined;
-  let logits: Float32Array;
-  let heatmap: Float32Array;
-  try {
-    ({ logits: logitsT, heatmaps: heatmapT } = classifyAndExplain(model, x, { composite: parseComposite(composite, model.meta), target: DEFECT_CLASS, pool }));
-    logits = await logitsT.read();
-    heatmap = await heatmapT.read();
-  } finally {
-    logitsT?.dispose();
-    heatmapT?.dispose();
-    x.dispose();
-  }
-  lap('forward + LRP');
+  const opts = { composite: parseComposite(composite, model.meta), target: DEFECT_CLASS, pool };
+  const { logits, heatmap } = tta === 'none' ? await explainOne(model, prepared.data, opts) : await explainTta(model, prepared.data, { ...opts, tta });
+  lap(tta === 'none' ? 'forward + LRP' : `forward + LRP × ${tta === 'flips' ? 4 : 8} (${tta})`);
   const segmentation = segmentMap(method, { data: heatmap, height: h, width: w });
   lap(`segment (${method})`);
   let best = 0;
@@ -67,4 +60,26 @@ export async function analyse(model: Model, image: PlanarImage, composite: strin
     verdict: best === DEFECT_CLASS ? 'defect' : 'defect-free',
     timingsMs,
   };
+}
+
+type Explained = { logits: Float32Array; heatmap: Float32Array };
+
+async function explainOne(model: Model, data: Float32Array, opts: Parameters<typeof classifyAndExplain>[2]): Promise<Explained> {
+  const [h, w] = model.meta.input_size;
+  const x = model.backend.fromArray(data, [1, model.meta.arch.in_channels, h, w]);
+  let logitsT: Tensor | undefined;
+  let heatmapT: Tensor | undefined;
+  try {
+    ({ logits: logitsT, heatmaps: heatmapT } = classifyAndExplain(model, x, opts));
+    return { logits: await logitsT.read(), heatmap: await heatmapT.read() };
+  } finally {
+    logitsT?.dispose();
+    heatmapT?.dispose();
+    x.dispose();
+  }
+}
+
+async function explainTta(model: Model, data: Float32Array, opts: Parameters<typeof classifyAndExplainTta>[3]): Promise<Explained> {
+  const r = await classifyAndExplainTta(model, data, 1, opts);
+  return { logits: r.logits, heatmap: r.heatmaps };
 }

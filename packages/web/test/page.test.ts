@@ -86,9 +86,9 @@ describe.skipIf(missing !== '')('the web page in headless Chromium', () => {
   });
 
   /** Runs the CLI on the sample with the page's default model; its mask and classifier score. */
-  function cliMask(composite: string, method: string, pool = 'wta'): { bits: Uint8Array; score: number } {
-    const out = path.join(dir, `cli-${composite}-${method}-${pool}`);
-    const r = spawnSync(process.execPath, [CLI_MAIN, 'segment', '--model', path.join(dir, 'site', 'models', 'default.safetensors'), '--rules', composite, '--method', method, '--pool', pool, '--no-gate', '--backend', 'cpu', '--quiet', '--out', out, SAMPLE], { encoding: 'utf8' });
+  function cliMask(composite: string, method: string, pool: string, tta: string): { bits: Uint8Array; score: number } {
+    const out = path.join(dir, `cli-${composite}-${method}-${pool}-${tta}`);
+    const r = spawnSync(process.execPath, [CLI_MAIN, 'segment', '--model', path.join(dir, 'site', 'models', 'default.safetensors'), '--rules', composite, '--method', method, '--pool', pool, '--tta', tta, '--no-gate', '--backend', 'cpu', '--quiet', '--out', out, SAMPLE], { encoding: 'utf8' });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const summary = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8')) as { images: { score: number }[] };
@@ -100,19 +100,21 @@ describe.skipIf(missing !== '')('the web page in headless Chromium', () => {
     expect(await page.textContent('#model-note')).toMatch(/interim model, trained on a 2-core CPU/);
   });
 
-  for (const [composite, method, pool] of [
-    // composites, methods and max-pool rules whose masks of the sample are neither empty nor full
-    ['ours', 'bmm', 'wta'],
-    ['montavon', 'simple', 'wta'],
-    ['ours', 'bmm', 'avg'],
+  for (const [composite, method, pool, tta] of [
+    // composites, methods, max-pool rules and heatmap TTAs whose masks of the sample are neither empty nor full
+    ['ours', 'bmm', 'wta', 'none'],
+    ['montavon', 'simple', 'wta', 'none'],
+    ['ours', 'bmm', 'avg', 'none'],
+    ['ours', 'bmm', 'avg', 'flips'],
   ] as const) {
-    it(`the sample's mask (${composite}, ${method}, pool ${pool}) equals the CLI's`, async () => {
+    it(`the sample's mask (${composite}, ${method}, pool ${pool}, TTA ${tta}) equals the CLI's`, async () => {
       await page.selectOption('#composite', composite);
       await page.selectOption('#method', method);
       await page.selectOption('#pool', pool);
+      await page.selectOption('#tta', tta);
       if (!sampleLoaded) await page.click('#sample');
       sampleLoaded = true;
-      const card = page.locator(`.card[data-composite="${composite}"][data-method="${method}"][data-pool="${pool}"]`);
+      const card = page.locator(`.card[data-composite="${composite}"][data-method="${method}"][data-pool="${pool}"][data-tta="${tta}"]`);
       await card.waitFor({ timeout: 60_000 });
       await page.waitForSelector('body[data-state="done"]');
       expect(await page.locator('.card').count()).toBe(1);
@@ -120,20 +122,20 @@ describe.skipIf(missing !== '')('the web page in headless Chromium', () => {
       expect(download.suggestedFilename()).toBe('synthetic-tile-blowhole.mask.png');
       const got = maskBits(readFileSync((await download.path())!), 'page mask');
       expect([got.width, got.height]).toEqual([224, 224]);
-      const want = cliMask(composite, method, pool);
+      const want = cliMask(composite, method, pool, tta);
       let area = 0;
       let differ = 0;
       for (let i = 0; i < want.bits.length; i++) {
         area += want.bits[i];
         differ += want.bits[i] !== got.bits[i] ? 1 : 0;
       }
-      console.log(`web: ${composite}/${method}/${pool}: mask ${area} px, ${differ} px differ from the CLI's; score page ${await card.getAttribute('data-score')} CLI ${want.score}`);
+      console.log(`web: ${composite}/${method}/${pool}/${tta}: mask ${area} px, ${differ} px differ from the CLI's; score page ${await card.getAttribute('data-score')} CLI ${want.score}`);
       expect(area).toBeGreaterThan(0);
       expect(area).toBeLessThan(want.bits.length);
       expect(differ).toBe(0);
       expect(Number(await card.getAttribute('data-score'))).toBeCloseTo(want.score, 4);
       mkdirSync(ARTIFACTS, { recursive: true });
-      await page.screenshot({ path: path.join(ARTIFACTS, `page-${composite}-${method}-${pool}.png`), fullPage: true });
+      await page.screenshot({ path: path.join(ARTIFACTS, `page-${composite}-${method}-${pool}-${tta}.png`), fullPage: true });
       expect(pageErrors).toEqual([]);
     });
   }
@@ -150,7 +152,7 @@ describe.skipIf(missing !== '')('the web page in headless Chromium', () => {
       await card.waitFor({ timeout: 60_000 });
       const [download] = await Promise.all([cpuPage.waitForEvent('download'), card.locator('a.download', { hasText: 'mask PNG' }).click()]);
       const got = maskBits(readFileSync((await download.path())!), 'page mask (cpu)');
-      expect(Buffer.from(got.bits).equals(Buffer.from(cliMask('ours', 'bmm').bits))).toBe(true);
+      expect(Buffer.from(got.bits).equals(Buffer.from(cliMask('ours', 'bmm', 'wta', 'none').bits))).toBe(true);
     } finally {
       await cpuPage.close();
     }
