@@ -78,6 +78,12 @@ describe('segment --relevance (npy form)', () => {
     expect((await lrpseg('segment', '--relevance', goldenMaps, '--method', 'otsu', '--out', path.join(dir, 'x.npy'))).code).toBe(2);
     expect((await lrpseg('segment', '--relevance', goldenMaps, '--method', 'bmm', '--out', path.join(dir, 'x.npy'), 'img.png')).code).toBe(2);
     expect((await lrpseg('segment', '--method', 'bmm', '--out', path.join(dir, 'x'))).code).toBe(2);
+    // explanation options mean nothing for heatmaps already made
+    for (const extra of [['--tta', 'flips'], ['--pool', 'avg']]) {
+      const r = await lrpseg('segment', '--relevance', goldenMaps, '--method', 'bmm', '--out', path.join(dir, 'x.npy'), ...extra);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(extra[0]);
+    }
     const notNpy = path.join(dir, 'not.npy');
     writeFileSync(notNpy, 'hello');
     const r = await lrpseg('segment', '--relevance', notNpy, '--method', 'gmm', '--out', path.join(dir, 'y.npy'));

@@ -551,6 +551,9 @@ export function registerSegment(program: Command, io: CliIo, setResult: (code: n
       const segmentThreads = opts.segmentThreads as number | undefined;
       if (opts.relevance !== undefined) {
         const imageOnly = ['model', 'rules', 'shard', 'resume', 'heatmaps', 'overlays', 'scores'].filter((k) => opts[k] !== undefined);
+        // --pool and --tta have defaults: a value other than the default means the user meant them
+        if (opts.pool !== 'wta') imageOnly.push('pool');
+        if (opts.tta !== 'none') imageOnly.push('tta');
         if (images.length > 0 || imageOnly.length > 0) {
           throw new UsageError(`segment: --relevance takes no images and no ${imageOnly.length > 0 ? imageOnly.map((k) => `--${k}`).join(', ') : 'image arguments'}`);
         }
