@@ -42,7 +42,7 @@ export function parseRuleSets(value: string): RuleSet[] {
 }
 
 /** A rule set with how it is explained: the max-pool relevance rule and the heatmap TTA. */
-export interface PooledRuleSet extends RuleSet {
+export interface ExplainedRuleSet extends RuleSet {
   readonly pool: PoolRule;
   readonly tta: HeatmapTta;
 }
@@ -52,9 +52,9 @@ export interface PooledRuleSet extends RuleSet {
  * none,flips), rule set by rule set. A name says each choice that varies (`ours@wta`, `ours@avg`;
  * `ours@none`, `ours@flips`; with both, `ours@avg+flips`), so that the report's rows stay apart.
  */
-export function withPools(sets: readonly RuleSet[], pools: readonly PoolRule[], ttas: readonly HeatmapTta[] = ['none']): PooledRuleSet[] {
-  if (pools.length === 0) throw new Error('withPools: no max-pool rule');
-  if (ttas.length === 0) throw new Error('withPools: no heatmap TTA');
+export function withExplainChoices(sets: readonly RuleSet[], pools: readonly PoolRule[], ttas: readonly HeatmapTta[] = ['none']): ExplainedRuleSet[] {
+  if (pools.length === 0) throw new Error('withExplainChoices: no max-pool rule');
+  if (ttas.length === 0) throw new Error('withExplainChoices: no heatmap TTA');
   return sets.flatMap((r) =>
     pools.flatMap((pool) =>
       ttas.map((tta) => {

@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { collectRuleSets, parseRuleSets, withPools } from '../src/rule-sets.js';
+import { collectRuleSets, parseRuleSets, withExplainChoices } from '../src/rule-sets.js';
 
 describe('eval --rules values', () => {
   it('split named composites on commas, lower-cased', () => {
@@ -21,18 +21,18 @@ describe('eval --rules values', () => {
 
   it('cross with the max-pool rules, named apart only when there are several', () => {
     const sets = parseRuleSets('ours,montavon');
-    expect(withPools(sets, ['avg'])).toEqual([{ name: 'ours', spec: 'ours', pool: 'avg', tta: 'none' }, { name: 'montavon', spec: 'montavon', pool: 'avg', tta: 'none' }]);
-    expect(withPools(sets, ['wta', 'avg']).map((r) => `${r.name} ${r.spec} ${r.pool}`)).toEqual([
+    expect(withExplainChoices(sets, ['avg'])).toEqual([{ name: 'ours', spec: 'ours', pool: 'avg', tta: 'none' }, { name: 'montavon', spec: 'montavon', pool: 'avg', tta: 'none' }]);
+    expect(withExplainChoices(sets, ['wta', 'avg']).map((r) => `${r.name} ${r.spec} ${r.pool}`)).toEqual([
       'ours@wta ours wta', 'ours@avg ours avg', 'montavon@wta montavon wta', 'montavon@avg montavon avg',
     ]);
   });
 
   it('cross with the heatmap TTAs too, naming each choice that varies', () => {
     const ours = parseRuleSets('ours');
-    expect(withPools(ours, ['avg'], ['flips'])).toEqual([{ name: 'ours', spec: 'ours', pool: 'avg', tta: 'flips' }]);
-    expect(withPools(ours, ['avg'], ['none', 'flips']).map((r) => `${r.name} ${r.pool} ${r.tta}`)).toEqual(['ours@none avg none', 'ours@flips avg flips']);
-    expect(withPools(ours, ['wta', 'avg'], ['none', 'dihedral']).map((r) => r.name)).toEqual(['ours@wta+none', 'ours@wta+dihedral', 'ours@avg+none', 'ours@avg+dihedral']);
-    expect(() => withPools(ours, ['wta'], [])).toThrow();
+    expect(withExplainChoices(ours, ['avg'], ['flips'])).toEqual([{ name: 'ours', spec: 'ours', pool: 'avg', tta: 'flips' }]);
+    expect(withExplainChoices(ours, ['avg'], ['none', 'flips']).map((r) => `${r.name} ${r.pool} ${r.tta}`)).toEqual(['ours@none avg none', 'ours@flips avg flips']);
+    expect(withExplainChoices(ours, ['wta', 'avg'], ['none', 'dihedral']).map((r) => r.name)).toEqual(['ours@wta+none', 'ours@wta+dihedral', 'ours@avg+none', 'ours@avg+dihedral']);
+    expect(() => withExplainChoices(ours, ['wta'], [])).toThrow();
   });
 
   it('accumulate over repeated --rules', () => {

@@ -3,7 +3,7 @@
  * pass that gives logits and the LRP heatmap of the defect class, and the segmentation method. Every
  * image is explained whatever the verdict (the CLI's --no-gate). `tta` is the CLI's --tta.
  */
-import { classifyAndExplain, classifyAndExplainTta, parseComposite, segmentMap, type HeatmapTta, type Model, type PoolRule, type SegmentMethod, type Segmentation, type Tensor } from '@lrpseg/core';
+import { classifyAndExplainTta, parseComposite, segmentMap, ttaTransforms, type HeatmapTta, type Model, type PoolRule, type SegmentMethod, type Segmentation } from '@lrpseg/core';
 import { prepareForModel, type PlanarImage, type PreparedImage } from '@lrpseg/datasets/browser';
 
 export const DEFECT_CLASS = 1;
@@ -44,9 +44,8 @@ export async function analyse(model: Model, image: PlanarImage, composite: strin
   const c = model.meta.arch.in_channels;
   const prepared = prepareForModel(image, [h, w], c);
   lap('prepare');
-  const opts = { composite: parseComposite(composite, model.meta), target: DEFECT_CLASS, pool };
-  const { logits, heatmap } = tta === 'none' ? await explainOne(model, prepared.data, opts) : await explainTta(model, prepared.data, { ...opts, tta });
-  lap(tta === 'none' ? 'forward + LRP' : `forward + LRP × ${tta === 'flips' ? 4 : 8} (${tta})`);
+  const { logits, heatmaps: heatmap } = await classifyAndExplainTta(model, prepared.data, 1, { composite: parseComposite(composite, model.meta), target: DEFECT_CLASS, pool, tta });
+  lap(tta === 'none' ? 'forward + LRP' : `forward + LRP × ${ttaTransforms(tta).length} (${tta})`);
   const segmentation = segmentMap(method, { data: heatmap, height: h, width: w });
   lap(`segment (${method})`);
   let best = 0;
@@ -60,26 +59,4 @@ export async function analyse(model: Model, image: PlanarImage, composite: strin
     verdict: best === DEFECT_CLASS ? 'defect' : 'defect-free',
     timingsMs,
   };
-}
-
-type Explained = { logits: Float32Array; heatmap: Float32Array };
-
-async function explainOne(model: Model, data: Float32Array, opts: Parameters<typeof classifyAndExplain>[2]): Promise<Explained> {
-  const [h, w] = model.meta.input_size;
-  const x = model.backend.fromArray(data, [1, model.meta.arch.in_channels, h, w]);
-  let logitsT: Tensor | undefined;
-  let heatmapT: Tensor | undefined;
-  try {
-    ({ logits: logitsT, heatmaps: heatmapT } = classifyAndExplain(model, x, opts));
-    return { logits: await logitsT.read(), heatmap: await heatmapT.read() };
-  } finally {
-    logitsT?.dispose();
-    heatmapT?.dispose();
-    x.dispose();
-  }
-}
-
-async function explainTta(model: Model, data: Float32Array, opts: Parameters<typeof classifyAndExplainTta>[3]): Promise<Explained> {
-  const r = await classifyAndExplainTta(model, data, 1, opts);
-  return { logits: r.logits, heatmap: r.heatmaps };
 }

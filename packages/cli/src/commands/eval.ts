@@ -28,7 +28,7 @@ import {
   type DecisionCounts,
   type IoUCounts,
   type PairedDifference,
-  classifyAndExplain,
+  type Tensor,
   classifyAndExplainTta,
   HEATMAP_TTAS,
   type HeatmapTta,
@@ -65,7 +65,7 @@ import type { PrSeries } from '../report/plots.js';
 import { reportMarkdown, tallyByClass, type ClassificationRow, type ComparisonRow, type ConfigRow, type RuleSetComparisonRow, type ScoreCells } from '../report/table.js';
 import { defaultSegmentThreads } from './segment.js';
 import { resolveTarget } from './explain.js';
-import { TTA_HELP, collectRuleSets, withPools, type PooledRuleSet, type RuleSet } from '../rule-sets.js';
+import { TTA_HELP, collectRuleSets, withExplainChoices, type ExplainedRuleSet, type RuleSet } from '../rule-sets.js';
 
 export interface EvalOptions {
   readonly models: readonly string[];
@@ -375,7 +375,7 @@ async function evalModel(
   model: Model,
   items: readonly EvalItem[],
   o: EvalOptions,
-  ruleSets: readonly PooledRuleSet[],
+  ruleSets: readonly ExplainedRuleSet[],
   pool: SegmentPool,
   state: RunState,
   progress: Progress,
@@ -420,39 +420,26 @@ async function evalModel(
         for (let s = 0; s < idx.length; s += o.batchSize) parts.push(await run(idx.slice(s, s + o.batchSize), explain));
         return { logits: concat(parts.map((p) => p.logits)), maps: composites.map((_, ri) => concat(parts.map((p) => p.maps[ri] ?? new Float32Array(0)))) };
       }
-      const x = model.backend.fromArray(concat(idx.map((i) => batchViews[i].data)), [idx.length, c, h, w]);
-      try {
-        if (!explain) {
-          const l = model.forward(x);
-          try {
-            return { logits: await l.read(), maps: [] };
-          } finally {
-            l.dispose();
-          }
+      const data = concat(idx.map((i) => batchViews[i].data));
+      if (!explain) {
+        const x = model.backend.fromArray(data, [idx.length, c, h, w]);
+        let l: Tensor | undefined;
+        try {
+          l = model.forward(x);
+          return { logits: await l.read(), maps: [] };
+        } finally {
+          l?.dispose();
+          x.dispose();
         }
-        let logits: Float32Array | null = null;
-        const maps: Float32Array[] = [];
-        for (let ci = 0; ci < composites.length; ci++) {
-          const opts = { composite: composites[ci], target, pool: ruleSets[ci].pool };
-          if (ruleSets[ci].tta !== 'none') {
-            const r = await classifyAndExplainTta(model, concat(idx.map((i) => batchViews[i].data)), idx.length, { ...opts, tta: ruleSets[ci].tta });
-            logits ??= r.logits;
-            maps.push(r.heatmaps);
-            continue;
-          }
-          const r = classifyAndExplain(model, x, opts);
-          try {
-            if (logits === null) logits = await r.logits.read();
-            maps.push(await r.heatmaps.read());
-          } finally {
-            r.logits.dispose();
-            r.heatmaps.dispose();
-          }
-        }
-        return { logits: logits!, maps };
-      } finally {
-        x.dispose();
       }
+      let logits: Float32Array | null = null;
+      const maps: Float32Array[] = [];
+      for (let ci = 0; ci < composites.length; ci++) {
+        const r = await classifyAndExplainTta(model, data, idx.length, { composite: composites[ci], target, pool: ruleSets[ci].pool, tta: ruleSets[ci].tta });
+        logits ??= r.logits;
+        maps.push(r.heatmaps);
+      }
+      return { logits: logits!, maps };
     };
     const defIdx = batchViews.map((b, i) => (b.v.label === 1 ? i : -1)).filter((i) => i >= 0);
     const freeIdx = batchViews.map((b, i) => (b.v.label === 1 ? -1 : i)).filter((i) => i >= 0);
@@ -759,7 +746,7 @@ export async function evalCommand(o: EvalOptions, io: CliIo): Promise<number> {
   if (o.preds.length > 0 && (o.models.length > 0 || unets.length > 0)) throw new UsageError('eval: --pred cannot be combined with --model or --unet');
   if (o.models.length === 0 && o.preds.length === 0 && unets.length === 0) throw new UsageError('eval: give --model (with --rules), --unet, or --pred');
   if (o.models.length > 0 && o.rules.length === 0) throw new UsageError('eval: --model needs --rules (e.g. --rules ours,montavon)');
-  const ruleSets = withPools(o.rules, o.pools, o.ttas);
+  const ruleSets = withExplainChoices(o.rules, o.pools, o.ttas);
   const twice = ruleSets.map((r) => r.name).find((n, i, all) => all.indexOf(n) !== i);
   if (twice !== undefined) throw new UsageError(`eval: rule set "${twice}" given twice (name custom lists with NAME=LIST)`);
   const data = await readEvalData(o.data, o.truth, o.subset);
@@ -945,22 +932,12 @@ export async function evalCommand(o: EvalOptions, io: CliIo): Promise<number> {
 
 // ---- command-line wiring ------------------------------------------------------------------------
 
-/** eval --pool: wta, avg, or both, comma-separated. */
-function parsePools(v: string): PoolRule[] {
-  const pools = v.split(',').map((s) => s.trim().toLowerCase()).filter((s) => s.length > 0);
-  const bad = pools.filter((p) => p !== 'wta' && p !== 'avg');
-  if (pools.length === 0 || bad.length > 0) throw new UsageError(`eval: --pool takes wta, avg or wta,avg (got "${v}")`);
-  if (new Set(pools).size !== pools.length) throw new UsageError(`eval: --pool names a rule twice ("${v}")`);
-  return pools as PoolRule[];
-}
-
-/** eval --tta: none, flips, dihedral, or several, comma-separated. */
-function parseTtas(v: string): HeatmapTta[] {
-  const ttas = v.split(',').map((s) => s.trim().toLowerCase()).filter((s) => s.length > 0);
-  const bad = ttas.filter((t) => !(HEATMAP_TTAS as readonly string[]).includes(t));
-  if (ttas.length === 0 || bad.length > 0) throw new UsageError(`eval: --tta takes ${HEATMAP_TTAS.join(', ')}, or several comma-separated (got "${v}")`);
-  if (new Set(ttas).size !== ttas.length) throw new UsageError(`eval: --tta names a choice twice ("${v}")`);
-  return ttas as HeatmapTta[];
+/** A comma-separated --pool or --tta: each choice once, each one allowed. */
+function parseChoices<T extends string>(flag: string, v: string, allowed: readonly T[], takes: string): T[] {
+  const got = v.split(',').map((s) => s.trim().toLowerCase()).filter((s) => s.length > 0);
+  if (got.length === 0 || got.some((g) => !(allowed as readonly string[]).includes(g))) throw new UsageError(`eval: ${flag} takes ${takes} (got "${v}")`);
+  if (new Set(got).size !== got.length) throw new UsageError(`eval: ${flag} names a choice twice ("${v}")`);
+  return got as T[];
 }
 
 function splitList(v: string, prev: string[] | undefined): string[] {
@@ -1033,8 +1010,8 @@ export function registerEval(program: Command, io: CliIo, setResult: (code: numb
             crop: opts.crop as EvalCrop,
             out: opts.out as string,
             target: opts.target as string,
-            pools: parsePools(opts.pool as string),
-            ttas: parseTtas(opts.tta as string),
+            pools: parseChoices<PoolRule>('--pool', opts.pool as string, ['wta', 'avg'], 'wta, avg or wta,avg'),
+            ttas: parseChoices('--tta', opts.tta as string, HEATMAP_TTAS, `${HEATMAP_TTAS.join(', ')}, or several comma-separated`),
             backend: opts.backend as BackendName,
             ...(opts.threads !== undefined ? { threads: opts.threads as number } : {}),
             ...(opts.device !== undefined ? { device: opts.device as number } : {}),

@@ -6,7 +6,6 @@ import * as path from 'node:path';
 import {
   LrpsegError,
   classifyAndExplainTta,
-  explain,
   expectNpy,
   fmtShape,
   parseComposite,
@@ -16,7 +15,6 @@ import {
   type NpyArray,
   type HeatmapTta,
   type PoolRule,
-  type Tensor,
 } from '@lrpseg/core';
 import { heatmapToPng, listImageInputs, prepareForModel, readImageFile } from '@lrpseg/datasets';
 import { createBackend, resolveThreads, type BackendName } from '../backends.js';
@@ -78,19 +76,7 @@ interface Job {
 
 /** Heatmaps (n, H, W) of n images (n, C, H, W) given as one flat array. */
 async function heatmapsOf(job: Job, data: Float32Array, n: number): Promise<Float32Array> {
-  const { model } = job;
-  if (job.tta !== 'none') return (await classifyAndExplainTta(model, data, n, { composite: job.composite, target: job.target, pool: job.pool, tta: job.tta })).heatmaps;
-  const [h, w] = model.meta.input_size;
-  const c = model.meta.arch.in_channels;
-  const x = model.backend.fromArray(data, [n, c, h, w]);
-  let r: Tensor | undefined;
-  try {
-    r = explain(model, x, { composite: job.composite, target: job.target, pool: job.pool });
-    return await r.read();
-  } finally {
-    r?.dispose();
-    x.dispose();
-  }
+  return (await classifyAndExplainTta(job.model, data, n, { composite: job.composite, target: job.target, pool: job.pool, tta: job.tta })).heatmaps;
 }
 
 export async function explainCommand(o: ExplainOptions, io: CliIo): Promise<number> {

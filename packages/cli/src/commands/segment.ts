@@ -17,7 +17,6 @@ import {
   LrpsegError,
   SEGMENT_METHODS,
   argmaxRow,
-  classifyAndExplain,
   classifyAndExplainTta,
   HEATMAP_TTAS,
   type HeatmapTta,
@@ -250,21 +249,15 @@ interface Job {
 /** Logits (and, if asked, heatmaps) of n prepared images. */
 async function runModel(job: Job, data: Float32Array, n: number, explain: boolean): Promise<{ logits: Float32Array; heatmaps: Float32Array | null }> {
   const { model } = job;
-  if (explain && job.tta !== 'none') return classifyAndExplainTta(model, data, n, { composite: job.composite, target: job.target, pool: job.pool, tta: job.tta });
+  if (explain) return classifyAndExplainTta(model, data, n, { composite: job.composite, target: job.target, pool: job.pool, tta: job.tta });
   const [h, w] = model.meta.input_size;
   const x = model.backend.fromArray(data, [n, model.meta.arch.in_channels, h, w]);
   let logits: Tensor | undefined;
-  let heatmaps: Tensor | undefined;
   try {
-    if (explain) {
-      ({ logits, heatmaps } = classifyAndExplain(model, x, { composite: job.composite, target: job.target, pool: job.pool }));
-      return { logits: await logits.read(), heatmaps: await heatmaps.read() };
-    }
     logits = model.forward(x);
     return { logits: await logits.read(), heatmaps: null };
   } finally {
     logits?.dispose();
-    heatmaps?.dispose();
     x.dispose();
   }
 }
