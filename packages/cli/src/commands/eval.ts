@@ -28,7 +28,6 @@ import {
   type DecisionCounts,
   type IoUCounts,
   type PairedDifference,
-  type Tensor,
   classifyAndExplainTta,
   HEATMAP_TTAS,
   type HeatmapTta,
@@ -421,17 +420,7 @@ async function evalModel(
         return { logits: concat(parts.map((p) => p.logits)), maps: composites.map((_, ri) => concat(parts.map((p) => p.maps[ri] ?? new Float32Array(0)))) };
       }
       const data = concat(idx.map((i) => batchViews[i].data));
-      if (!explain) {
-        const x = model.backend.fromArray(data, [idx.length, c, h, w]);
-        let l: Tensor | undefined;
-        try {
-          l = model.forward(x);
-          return { logits: await l.read(), maps: [] };
-        } finally {
-          l?.dispose();
-          x.dispose();
-        }
-      }
+      if (!explain) return { logits: await model.forwardHost(data, idx.length), maps: [] };
       let logits: Float32Array | null = null;
       const maps: Float32Array[] = [];
       for (let ci = 0; ci < composites.length; ci++) {

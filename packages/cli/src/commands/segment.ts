@@ -29,7 +29,6 @@ import {
   type PoolRule,
   type SegmentMethod,
   type Segmentation,
-  type Tensor,
 } from '@lrpseg/core';
 import { createSegmentPool, type SegmentPool } from '@lrpseg/core/node';
 import { heatmapToPng, listImageInputs, prepareForModel, readImageFile, type PreparedImage } from '@lrpseg/datasets';
@@ -250,16 +249,7 @@ interface Job {
 async function runModel(job: Job, data: Float32Array, n: number, explain: boolean): Promise<{ logits: Float32Array; heatmaps: Float32Array | null }> {
   const { model } = job;
   if (explain) return classifyAndExplainTta(model, data, n, { composite: job.composite, target: job.target, pool: job.pool, tta: job.tta });
-  const [h, w] = model.meta.input_size;
-  const x = model.backend.fromArray(data, [n, model.meta.arch.in_channels, h, w]);
-  let logits: Tensor | undefined;
-  try {
-    logits = model.forward(x);
-    return { logits: await logits.read(), heatmaps: null };
-  } finally {
-    logits?.dispose();
-    x.dispose();
-  }
+  return { logits: await model.forwardHost(data, n), heatmaps: null };
 }
 
 export async function segmentImagesCommand(o: SegmentImagesOptions, io: CliIo): Promise<number> {

@@ -64,6 +64,20 @@ export class Model {
     });
   }
 
+  /** Logits (n × K, host) of n raw inputs held on the host (n × C × H × W values in [0, 1]). */
+  async forwardHost(data: Float32Array, n: number): Promise<Float32Array> {
+    const [h, w] = this.meta.input_size;
+    const x = this.backend.fromArray(data, [n, this.meta.arch.in_channels, h, w]);
+    let logits: Tensor | undefined;
+    try {
+      logits = this.forward(x);
+      return await logits.read();
+    } finally {
+      logits?.dispose();
+      x.dispose();
+    }
+  }
+
   dispose(): void {
     for (const t of this.parameters().values()) t.dispose();
   }

@@ -46,6 +46,22 @@ describe('VGG models', () => {
     expect(Array.from(await c.paramLayers()[2].weight.read())).not.toEqual(Array.from(wa));
   });
 
+  it('forwardHost gives the logits of forward on the same host data, and refuses the wrong length', async () => {
+    const m = buildVgg(backend, meta, { seed: 3 });
+    const n = 2;
+    const data = Float32Array.from({ length: n * 3 * 32 * 32 }, (_, i) => ((i * 7919) % 1000) / 1000);
+    const x = backend.fromArray(data, [n, 3, 32, 32]);
+    const y = m.forward(x);
+    const expected = await y.read();
+    y.dispose();
+    x.dispose();
+    const got = await m.forwardHost(data, n);
+    expect(got.length).toBe(n * 2);
+    expect(Array.from(got)).toEqual(Array.from(expected));
+    await expect(m.forwardHost(data.subarray(1), n)).rejects.toThrow();
+    m.dispose();
+  });
+
   it('saves and loads (F32 exactly, F16 approximately), keeping unknown metadata keys', async () => {
     const model = buildVgg(backend, { ...meta, provenance: { note: 'kept' } }, { seed: 2, biasStd: 0.1 });
     const bytes = await saveModel(model);
