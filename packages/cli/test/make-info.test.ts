@@ -118,12 +118,14 @@ describe('bench', () => {
     expect(r.stdout).toMatch(/node v\d+/);
     const report = JSON.parse(readFileSync(out, 'utf8')) as {
       machine: { cpu: string; cores: number };
-      backends: { backend: string; available: boolean; reason?: string; threads?: number; results: { task: string; images_per_s: number }[] }[];
+      backends: { backend: string; available: boolean; reason?: string; threads?: number; gemm_sweep?: string; results: { task: string; images_per_s: number }[] }[];
     };
     expect(report.machine.cores).toBeGreaterThan(0);
     const cpu = report.backends.find((b) => b.backend === 'cpu')!;
     expect(cpu.available).toBe(true);
     expect(cpu.threads).toBe(1);
+    expect(cpu.gemm_sweep).toBe('simd');
+    expect(r.stdout).toMatch(/threads 1, simd/);
     expect(cpu.results.map((t) => t.task)).toEqual(['forward', 'lrp montavon', 'lrp ours']);
     for (const t of cpu.results) expect(t.images_per_s).toBeGreaterThan(0);
     for (const b of report.backends.filter((x) => !x.available)) {

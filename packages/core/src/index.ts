@@ -17,7 +17,7 @@ export * from './nn/model.js';
 export * from './io/safetensors.js';
 export * from './io/npy.js';
 export { CpuBackend, type CpuBackendOptions } from './cpu/backend.js';
-export { gemmSerial, type GemmFn } from './cpu/kernels/gemm.js';
+export { gemmSerial, gemmSerialScalar, gemmSimdAvailable, type GemmFn } from './cpu/kernels/gemm.js';
 export { CpuTensor } from './cpu/tensor.js';
 export * from './train/tape.js';
 export * from './train/optimizer.js';

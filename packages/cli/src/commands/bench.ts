@@ -2,6 +2,7 @@
  * `lrpseg bench`: forward and LRP throughput per backend on a random batch.
  */
 import * as os from 'node:os';
+import { cpuGemmSweep } from '@lrpseg/core/node';
 import { performance } from 'node:perf_hooks';
 import {
   NAMED_COMPOSITES,
@@ -53,6 +54,8 @@ export interface BackendResult {
   readonly available: boolean;
   readonly reason?: string;
   readonly threads?: number;
+  /** The CPU backend's GEMM sweep: 'simd' (WebAssembly) or 'js' (LRPSEG_CPU_SIMD=0, or no WebAssembly SIMD). */
+  readonly gemm_sweep?: string;
   /** The GPU (or emulation) a device backend ran on, as it names itself. */
   readonly device?: string;
   readonly results: Timing[];
@@ -161,7 +164,8 @@ async function benchBackend(name: BackendName, o: BenchOptions, io: CliIo, descr
     }
     const th = backendThreads(backend) ?? (name === 'cpu' ? 1 : threads);
     const dev = deviceName(backend);
-    return { backend: name, available: true, ...(th !== undefined ? { threads: th } : {}), ...(typeof dev === 'string' ? { device: dev } : {}), results };
+    const sweep = cpuGemmSweep(backend);
+    return { backend: name, available: true, ...(th !== undefined ? { threads: th } : {}), ...(sweep !== undefined ? { gemm_sweep: sweep } : {}), ...(typeof dev === 'string' ? { device: dev } : {}), results };
   } finally {
     x?.dispose();
     model?.dispose();
@@ -191,7 +195,7 @@ export function formatBench(r: BenchReport): string {
         t.ms_per_batch.median.toFixed(1),
         t.ms_per_batch.min.toFixed(1),
         t.images_per_s.toFixed(t.images_per_s < 10 ? 2 : 1),
-        b.threads !== undefined ? `threads ${b.threads}` : (b.device ?? ''),
+        b.threads !== undefined ? `threads ${b.threads}${b.gemm_sweep !== undefined ? `, ${b.gemm_sweep}` : ''}` : (b.device ?? ''),
       ]);
     }
   }

@@ -6,7 +6,8 @@
  * source text so that this works from compiled dist/ and from TS sources under vitest alike.
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import { checkGemmArgs, gemmBlock, type GemmFn } from '../cpu/kernels/gemm.js';
+import { GEMM_SWEEP_WASM } from '../cpu/kernels/gemm-sweep-wasm.js';
+import { checkGemmArgs, gemmBlock, instantiateGemmSimd, serialGemmWorkspace, type GemmFn, type GemmWorkspace } from '../cpu/kernels/gemm.js';
 
 export interface GemmPoolOptions {
   /** Threads in total, the calling thread included (so threads − 1 workers). */
@@ -22,6 +23,8 @@ export interface GemmPoolOptions {
    * copying the weights as computing.
    */
   readonly minWorkPerCopiedFloat?: number;
+  /** The WebAssembly SIMD sweep on every thread where it can run (default true; results are the same). */
+  readonly simd?: boolean;
 }
 
 export interface GemmPool {
@@ -29,6 +32,8 @@ export interface GemmPool {
   /** Calls so far, and how many of them were split across threads. */
   readonly stats: { calls: number; parallelCalls: number };
   readonly gemm: GemmFn;
+  /** Threads (the calling one included) that run the SIMD sweep; the others run the JS one. */
+  simdThreads(): number;
   /** Resolves once every worker runs (calls made before that use the workers that are ready, if any). */
   whenReady(timeoutMs?: number): Promise<void>;
   /** Stops the workers. The pool's gemm keeps working afterwards, single-threaded. */
@@ -39,22 +44,25 @@ export interface GemmPool {
 // job:    0 transA, 1 transB, 2 m, 3 n, 4 k, 5 aOff, 6 lda, 7 bOff, 8 ldb, 9 cOff, 10 ldc,
 //         11 accumulate, 12 split over n (1) or m (0), 13 generation of the data buffer
 // worker: base = 16·(index + 1): +0 seq (bumped to wake), +1 done (= seq when finished),
-//         +2 start, +3 end, +4 command (0 run, 1 exit), +5 failed (1), +6 ready (1 once the loop runs)
+//         +2 start, +3 end, +4 command (0 run, 1 exit), +5 failed (1), +6 ready (1 once the loop runs),
+//         +7 simd (1 when the worker runs the WebAssembly sweep)
 const SLOTS = 16;
 const GEN = 13;
-const SEQ = 0, DONE = 1, START = 2, END = 3, CMD = 4, FAILED = 5, READY = 6;
+const SEQ = 0, DONE = 1, START = 2, END = 3, CMD = 4, FAILED = 5, READY = 6, SIMD = 7;
 
 /**
- * The worker's main loop. Self-contained (shipped as source): it receives `gemmBlock` as an argument and
- * everything else through workerData and the control block.
+ * The worker's main loop. Self-contained (shipped as source): it receives `gemmBlock` and
+ * `instantiateGemmSimd` as arguments and everything else (the wasm bytes too) through workerData and
+ * the control block.
  */
-function workerMain(kernel: typeof gemmBlock): void {
+function workerMain(kernel: typeof gemmBlock, instantiate: typeof instantiateGemmSimd): void {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const wt = require('node:worker_threads') as typeof import('node:worker_threads');
-  const wd = wt.workerData as { ctrl: SharedArrayBuffer; port: MessagePort; index: number };
+  const wd = wt.workerData as { ctrl: SharedArrayBuffer; port: MessagePort; index: number; wasm: Uint8Array | null };
   const ctrl = new Int32Array(wd.ctrl);
   const base = 16 * (wd.index + 1);
-  const ws: Float64Array[] = [];
+  const ws: GemmWorkspace = { f64: [], simd: wd.wasm ? instantiate(wd.wasm) : null };
+  Atomics.store(ctrl, base + 7, ws.simd ? 1 : 0);
   let gen = -1;
   let data: Float32Array = new Float32Array(0);
   let seen = 0;
@@ -92,7 +100,7 @@ function workerMain(kernel: typeof gemmBlock): void {
 
 /** The worker's source: the kernel and the loop, nothing imported. */
 export function gemmWorkerSource(): string {
-  return `"use strict";\nconst gemmBlock = ${gemmBlock.toString()};\n(${workerMain.toString()})(gemmBlock);\n`;
+  return `"use strict";\nconst gemmBlock = ${gemmBlock.toString()};\nconst instantiateGemmSimd = ${instantiateGemmSimd.toString()};\n(${workerMain.toString()})(gemmBlock, instantiateGemmSimd);\n`;
 }
 
 const need = (rows: number, cols: number, ld: number): number => (rows === 0 || cols === 0 ? 0 : (rows - 1) * ld + cols);
@@ -102,6 +110,7 @@ export function createGemmPool(opts: GemmPoolOptions): GemmPool {
   const threads = Math.max(1, Math.floor(opts.threads));
   const minWork = opts.minWork ?? 1 << 20;
   const minRatio = opts.minWorkPerCopiedFloat ?? 16;
+  const simd = opts.simd ?? true;
   const nWorkers = threads - 1;
   const ctrlBuf = new SharedArrayBuffer(4 * SLOTS * (nWorkers + 1));
   const ctrl = new Int32Array(ctrlBuf);
@@ -110,13 +119,13 @@ export function createGemmPool(opts: GemmPoolOptions): GemmPool {
   const source = nWorkers > 0 ? gemmWorkerSource() : '';
   for (let i = 0; i < nWorkers; i++) {
     const { port1, port2 } = new MessageChannel();
-    const w = new Worker(source, { eval: true, workerData: { ctrl: ctrlBuf, port: port2, index: i }, transferList: [port2] });
+    const w = new Worker(source, { eval: true, workerData: { ctrl: ctrlBuf, port: port2, index: i, wasm: simd ? GEMM_SWEEP_WASM : null }, transferList: [port2] });
     w.unref();
     port1.unref();
     workers.push(w);
     ports.push(port1);
   }
-  const mainWs: Float64Array[] = [];
+  const mainWs = serialGemmWorkspace(simd);
   let data: Float32Array = new Float32Array(0);
   let gen = 0;
   let seq = 0;
@@ -252,5 +261,11 @@ export function createGemmPool(opts: GemmPoolOptions): GemmPool {
     }
   };
 
-  return { threads, stats, gemm, whenReady, close };
+  const simdThreads = (): number => {
+    let count = mainWs.simd ? 1 : 0;
+    for (let i = 0; i < workers.length; i++) if (Atomics.load(ctrl, SLOTS * (i + 1) + READY) === 1 && ctrl[SLOTS * (i + 1) + SIMD] === 1) count++;
+    return count;
+  };
+
+  return { threads, stats, gemm, simdThreads, whenReady, close };
 }

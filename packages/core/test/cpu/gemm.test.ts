@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gemmSerial, gemmBlock, type GemmFn } from '../../src/cpu/kernels/gemm.js';
+import { readFileSync } from 'node:fs';
+import { gemmSerial, gemmSerialScalar, gemmBlock, gemmSimdAvailable, instantiateGemmSimd, type GemmFn, type GemmWorkspace } from '../../src/cpu/kernels/gemm.js';
+import { GEMM_SWEEP_WASM } from '../../src/cpu/kernels/gemm-sweep-wasm.js';
 import { createGemmPool, gemmWorkerSource, type GemmPool } from '../../src/node/gemm-pool.js';
 import { mulberry32, randomTensorData } from '../../src/testing/random.js';
 import { relativeL2Error } from '../../src/testing/conformance.js';
@@ -71,18 +73,48 @@ describe('gemmSerial', () => {
     const a = new Float32Array(5);
     expect(() => gemmSerial(false, false, 2, 2, 3, a, 3, new Float32Array(6), 2, new Float32Array(4), 2, false)).toThrow(RangeError);
   });
-  it('gemmBlock computes only its sub-block', () => {
+  it.each([['the JS sweep', false], ['the SIMD sweep', true]])('gemmBlock computes only its sub-block (%s)', (_, simd) => {
     const rng = mulberry32(5);
     const q = makeCase(rng, 20, 30, 17, false, true, false, 1);
     const want = reference(q);
     const c = q.c.slice();
-    gemmBlock(q.tA, q.tB, 4, 12, 8, 21, q.k, q.a, q.lda, q.b, q.ldb, c, q.ldc, false, []);
+    const ws: GemmWorkspace = { f64: [], simd: simd ? instantiateGemmSimd(GEMM_SWEEP_WASM) : null };
+    gemmBlock(q.tA, q.tB, 4, 12, 8, 21, q.k, q.a, q.lda, q.b, q.ldb, c, q.ldc, false, ws);
     for (let i = 0; i < 20; i++)
       for (let j = 0; j < q.ldc; j++) {
         const inside = i >= 4 && i < 12 && j >= 8 && j < 21;
         if (inside) expect(Math.abs(c[i * q.ldc + j] - want[i * q.ldc + j])).toBeLessThan(1e-4);
         else expect(c[i * q.ldc + j]).toBe(q.c[i * q.ldc + j]);
       }
+  });
+});
+
+describe('the WebAssembly SIMD sweep', () => {
+  it('runs here (Node 20 has WebAssembly SIMD)', () => {
+    expect(gemmSimdAvailable()).toBe(true);
+  });
+  it('gives results bit for bit those of the JS sweep, across the block sizes (MC 64, KC 256, NC 1024) and edges', () => {
+    const rng = mulberry32(13);
+    const sizes: [number, number, number][] = [...SIZES, [67, 1100, 300], [130, 40, 520], [5, 2049, 4], [4, 4, 1]];
+    let compared = 0;
+    for (const [m, n, k] of sizes)
+      for (const tA of [false, true])
+        for (const tB of [false, true]) {
+          const q = makeCase(rng, m, n, k, tA, tB, rng() < 0.5, rng() < 0.5 ? 0 : 3);
+          expect(Array.from(run(gemmSerial, q)), `m=${m} n=${n} k=${k} tA=${tA} tB=${tB}`).toEqual(Array.from(run(gemmSerialScalar, q)));
+          compared++;
+        }
+    expect(compared).toBe(4 * (SIZES.length + 4));
+  });
+  it('is refused quietly (null: the JS sweep) when the bytes are not a valid module', () => {
+    expect(instantiateGemmSimd(new Uint8Array([0, 97, 115, 109, 9, 9]))).toBeNull();
+    expect(instantiateGemmSimd(GEMM_SWEEP_WASM)).not.toBeNull();
+  });
+  it('is the assembly of gemm-sweep.wat (rerun scripts/build-wasm.mjs after editing it)', async () => {
+    // @ts-expect-error: a plain .mjs helper of the build script, without types
+    const { assembleGemmSweep } = (await import('../../scripts/wasm-source.mjs')) as { assembleGemmSweep: (wat: string) => Promise<Uint8Array> };
+    const wat = readFileSync(new URL('../../src/cpu/kernels/gemm-sweep.wat', import.meta.url), 'utf8');
+    expect(Array.from(await assembleGemmSweep(wat))).toEqual(Array.from(GEMM_SWEEP_WASM));
   });
 });
 
@@ -96,6 +128,21 @@ describe('gemm worker pool', () => {
     await pool.close();
   });
 
+  it('runs the SIMD sweep on every thread', () => {
+    expect(pool.simdThreads()).toBe(3);
+  });
+  it('with simd: false runs the JS sweep everywhere, with the same results', async () => {
+    const p = createGemmPool({ threads: 2, minWork: 1, minWorkPerCopiedFloat: 0, simd: false });
+    try {
+      await p.whenReady();
+      expect(p.simdThreads()).toBe(0);
+      const q = makeCase(mulberry32(21), 70, 90, 300, false, true, true, 2);
+      expect(Array.from(run(p.gemm, q))).toEqual(Array.from(run(gemmSerial, q)));
+      expect(p.stats.parallelCalls).toBe(1);
+    } finally {
+      await p.close();
+    }
+  });
   it('ships a self-contained worker source', () => {
     const src = gemmWorkerSource();
     expect(src).toContain('function gemmBlock');

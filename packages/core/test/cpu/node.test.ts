@@ -1,12 +1,16 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { CpuBackend } from '../../src/cpu/backend.js';
-import { PooledCpuBackend, cpuThreads, createCpuBackend } from '../../src/node/index.js';
+import { gemmSerial, gemmSerialScalar } from '../../src/cpu/kernels/gemm.js';
+import { PooledCpuBackend, cpuGemmSweep, cpuSimd, cpuThreads, createCpuBackend } from '../../src/node/index.js';
 
 describe('createCpuBackend', () => {
   const saved = process.env.LRPSEG_THREADS;
+  const savedSimd = process.env.LRPSEG_CPU_SIMD;
   afterEach(() => {
     if (saved === undefined) delete process.env.LRPSEG_THREADS;
     else process.env.LRPSEG_THREADS = saved;
+    if (savedSimd === undefined) delete process.env.LRPSEG_CPU_SIMD;
+    else process.env.LRPSEG_CPU_SIMD = savedSimd;
   });
 
   it('threads: 1 gives the plain serial backend', async () => {
@@ -40,5 +44,31 @@ describe('createCpuBackend', () => {
     delete process.env.LRPSEG_THREADS;
     expect(cpuThreads()).toBeGreaterThanOrEqual(1);
     expect(() => cpuThreads(0)).toThrow(/threads/);
+  });
+  it('uses the SIMD GEMM sweep unless simd: false or LRPSEG_CPU_SIMD=0; bad values are refused', async () => {
+    delete process.env.LRPSEG_CPU_SIMD;
+    expect(cpuSimd()).toBe(true);
+    expect(createCpuBackend({ threads: 1 }).gemm).toBe(gemmSerial);
+    expect(createCpuBackend({ threads: 1, simd: false }).gemm).toBe(gemmSerialScalar);
+    expect(cpuGemmSweep(createCpuBackend({ threads: 1 }))).toBe('simd');
+    expect(cpuGemmSweep(createCpuBackend({ threads: 1, simd: false }))).toBe('js');
+    expect(cpuGemmSweep(new CpuBackend({ gemm: (...args) => gemmSerial(...args) }))).toBeUndefined();
+    expect(cpuGemmSweep({})).toBeUndefined();
+    process.env.LRPSEG_CPU_SIMD = '0';
+    expect(cpuSimd()).toBe(false);
+    expect(cpuSimd(true)).toBe(true);
+    const pooled = createCpuBackend({ threads: 2 }) as PooledCpuBackend;
+    await pooled.whenReady();
+    expect(pooled.simdThreads).toBe(0);
+    expect(cpuGemmSweep(pooled)).toBe('js');
+    await pooled.destroy();
+    process.env.LRPSEG_CPU_SIMD = '1';
+    const simd = createCpuBackend({ threads: 2 }) as PooledCpuBackend;
+    await simd.whenReady();
+    expect(simd.simdThreads).toBe(2);
+    expect(cpuGemmSweep(simd)).toBe('simd');
+    await simd.destroy();
+    process.env.LRPSEG_CPU_SIMD = 'yes';
+    expect(() => cpuSimd()).toThrow(/LRPSEG_CPU_SIMD/);
   });
 });

@@ -10,7 +10,12 @@
  * also absorbs the transpositions), then a 4×4 register-tiled micro-kernel accumulates in float64 locals
  * and adds into C (one float32 rounding per k-block). Float64 accumulation is faster than float32 in
  * V8 (no Math.fround on every step) and more accurate.
+ *
+ * The micro-kernel sweep also exists in WebAssembly SIMD (gemm-sweep.wat: two float64 lanes, the same
+ * order of operations, so bit-identical results), used when the workspace carries one (`GemmWorkspace.simd`,
+ * from `instantiateGemmSimd`): 2.5–3.7× the JS sweep on the development machine (docs/cpu-backend.md).
  */
+import { GEMM_SWEEP_WASM } from './gemm-sweep-wasm.js';
 
 /** C[m×n] = (accumulate ? C : 0) + op(A)·op(B), row-major, op = transpose if the flag is set. */
 export type GemmFn = (
@@ -29,8 +34,57 @@ export type GemmFn = (
 ) => void;
 
 /**
+ * The WebAssembly sweep of one thread, with float64 views of its packing buffers (byte offsets for the
+ * call): gemmBlock packs op(A) into `pa` and op(B) into `pb`, and the sweep writes the block's 4×4 tiles
+ * into `w`.
+ */
+export interface GemmSimd {
+  readonly sweep: (pa: number, pb: number, w: number, mPanels: number, nPanels: number, kc: number) => void;
+  readonly pa: Float64Array;
+  readonly pb: Float64Array;
+  readonly w: Float64Array;
+}
+
+/** One thread's scratch for gemmBlock: float64 arrays (filled on first use) and its SIMD sweep, if any. */
+export interface GemmWorkspace {
+  readonly f64: Float64Array[];
+  readonly simd: GemmSimd | null;
+}
+
+/** The part of the WebAssembly API used here (core's lib is plain ES2022, without the DOM's types). */
+interface WasmApi {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object) => { readonly exports: Record<string, unknown> };
+}
+
+/**
+ * The SIMD sweep compiled from `bytes` (GEMM_SWEEP_WASM), or null where WebAssembly or its SIMD is missing
+ * (or refused, e.g. by a page's content security policy). Self-contained like gemmBlock: the worker
+ * threads get it as source text. The buffer sizes are gemmBlock's largest blocks (MC·KC, KC·NC, MC·NC).
+ */
+export function instantiateGemmSimd(bytes: Uint8Array): GemmSimd | null {
+  const KC = 256;
+  const MC = 64;
+  const NC = 1024;
+  try {
+    const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+    if (!wasm || !wasm.validate(bytes)) return null;
+    const instance = new wasm.Instance(new wasm.Module(bytes));
+    const memory = instance.exports.memory as { buffer: ArrayBuffer };
+    const sweep = instance.exports.sweep as GemmSimd['sweep'];
+    const pa = new Float64Array(memory.buffer, 0, MC * KC);
+    const pb = new Float64Array(memory.buffer, pa.byteOffset + pa.byteLength, KC * NC);
+    const w = new Float64Array(memory.buffer, pb.byteOffset + pb.byteLength, MC * NC);
+    return { sweep, pa, pb, w };
+  } catch {
+    return null;
+  }
+}
+
+/**
  * Computes the sub-block rows [m0, m1) × columns [n0, n1) of C = (accumulate ? C : 0) + op(A)·op(B).
- * `ws` is a workspace cache (float64 scratch arrays) owned by the caller; it is filled on first use.
+ * `ws` is the calling thread's workspace (see GemmWorkspace), owned by the caller.
  */
 export function gemmBlock(
   transA: boolean,
@@ -47,7 +101,7 @@ export function gemmBlock(
   c: Float32Array,
   ldc: number,
   accumulate: boolean,
-  ws: Float64Array[],
+  ws: GemmWorkspace,
 ): void {
   const KC = 256;
   const MC = 64;
@@ -83,8 +137,9 @@ export function gemmBlock(
     const sCr = swap ? 1 : ldc;
     const sCc = swap ? ldc : 1;
     // Gather the thin operand's rows as float64 (rows·k values).
-    if (!ws[2] || ws[2].length < rows * k) ws[2] = new Float64Array(rows * k);
-    const t = ws[2];
+    const f64 = ws.f64;
+    if (!f64[2] || f64[2].length < rows * k) f64[2] = new Float64Array(rows * k);
+    const t = f64[2];
     for (let r = 0; r < rows; r++) {
       const src = pBase + r * sPr;
       const dst = r * k;
@@ -115,8 +170,8 @@ export function gemmBlock(
       }
     } else {
       // Rows of Q are contiguous (sQc === 1): axpy into float64 accumulators, one row of C at a time.
-      if (!ws[3] || ws[3].length < cols) ws[3] = new Float64Array(cols);
-      const acc = ws[3];
+      if (!f64[3] || f64[3].length < cols) f64[3] = new Float64Array(cols);
+      const acc = f64[3];
       for (let r = 0; r < rows; r++) {
         acc.fill(0, 0, cols);
         const tr = r * k;
@@ -138,10 +193,12 @@ export function gemmBlock(
     return;
   }
 
-  if (!ws[0] || ws[0].length < MC * KC) ws[0] = new Float64Array(MC * KC);
-  if (!ws[1] || ws[1].length < KC * NC) ws[1] = new Float64Array(KC * NC);
-  const pa = ws[0];
-  const pb = ws[1];
+  const simd = ws.simd !== null && ws.simd.pa.length >= MC * KC && ws.simd.pb.length >= KC * NC && ws.simd.w.length >= MC * NC ? ws.simd : null;
+  const f64 = ws.f64;
+  if (!simd && (!f64[0] || f64[0].length < MC * KC)) f64[0] = new Float64Array(MC * KC);
+  if (!simd && (!f64[1] || f64[1].length < KC * NC)) f64[1] = new Float64Array(KC * NC);
+  const pa = simd ? simd.pa : f64[0];
+  const pb = simd ? simd.pb : f64[1];
 
   for (let jc = n0; jc < n1; jc += NC) {
     const nc = Math.min(NC, n1 - jc);
@@ -201,6 +258,20 @@ export function gemmBlock(
               }
             }
           }
+        }
+        if (simd) {
+          // The same sweep in WebAssembly into W (float64, row stride 4·nPanels), then added into C here
+          // exactly as below: one float32 rounding of C + tile.
+          simd.sweep(simd.pa.byteOffset, simd.pb.byteOffset, simd.w.byteOffset, mPanels, nPanels, kc);
+          const wt = simd.w;
+          const stride = nPanels * 4;
+          for (let i = 0; i < mc; i++) {
+            const o = (ic + i) * ldc + jc;
+            const r = i * stride;
+            if (first) for (let j = 0; j < nc; j++) c[o + j] = wt[r + j];
+            else for (let j = 0; j < nc; j++) c[o + j] += wt[r + j];
+          }
+          continue;
         }
         // Micro-kernel sweep: B micro-panel (kc×4) stays in L1 while the A block streams from L2.
         for (let jp = 0; jp < nPanels; jp++) {
@@ -286,10 +357,27 @@ export function checkGemmArgs(
   }
 }
 
-const serialWorkspace: Float64Array[] = [];
+let simdWorkspace: GemmWorkspace | undefined;
+const scalarWorkspace: GemmWorkspace = { f64: [], simd: null };
 
-/** Single-threaded GEMM on the calling thread. */
+/** The calling thread's workspace: with the SIMD sweep unless `simd` is false or it cannot be had here. */
+export function serialGemmWorkspace(simd = true): GemmWorkspace {
+  if (!simd) return scalarWorkspace;
+  simdWorkspace ??= { f64: [], simd: instantiateGemmSimd(GEMM_SWEEP_WASM) };
+  return simdWorkspace;
+}
+
+/** Whether this JS engine runs the WebAssembly SIMD sweep (else every GEMM takes the JS one). */
+export const gemmSimdAvailable = (): boolean => serialGemmWorkspace().simd !== null;
+
+/** Single-threaded GEMM on the calling thread (the SIMD sweep where available). */
 export const gemmSerial: GemmFn = (transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate) => {
   checkGemmArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc);
-  gemmBlock(transA, transB, 0, m, 0, n, k, a, lda, b, ldb, c, ldc, accumulate, serialWorkspace);
+  gemmBlock(transA, transB, 0, m, 0, n, k, a, lda, b, ldb, c, ldc, accumulate, serialGemmWorkspace());
+};
+
+/** gemmSerial with the JS sweep only (identical results; for comparison, and where SIMD is unwanted). */
+export const gemmSerialScalar: GemmFn = (transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate) => {
+  checkGemmArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc);
+  gemmBlock(transA, transB, 0, m, 0, n, k, a, lda, b, ldb, c, ldc, accumulate, scalarWorkspace);
 };
