@@ -57,7 +57,9 @@ export function im2col(x: Float32Array, xOff: number, g: ConvGeometry, col: Floa
           const s = xc + (oy * stride - padding + kh) * w - padding + kw;
           if (x0 > 0) col.fill(0, d, d + x0);
           if (stride === 1) {
-            for (let ox = x0; ox < x1; ox++) col[d + ox] = x[s + ox];
+            // long rows as a memcpy (set), short ones by hand (a subarray costs more than a few copies)
+            if (x1 - x0 >= 32) col.set(x.subarray(s + x0, s + x1), d + x0);
+            else for (let ox = x0; ox < x1; ox++) col[d + ox] = x[s + ox];
           } else {
             for (let ox = x0; ox < x1; ox++) col[d + ox] = x[s + ox * stride];
           }

@@ -3,24 +3,36 @@
 ;; It does exactly what the JS sweep does, two float64 lanes at a time: for every pair (B micro-panel jp,
 ;; A micro-panel ip) of one packed block, a 4×4 tile of float64 accumulators, each summed over p in order
 ;; (a separate multiply and add per step, no fused multiply-add), so that every result is bit for bit the
-;; JS kernel's. The tile is written as float64 into W (row stride 4·nPanels values); gemmBlock adds W
-;; into C with the JS kernel's own float32 rounding.
+;; JS kernel's. The tile goes into T, the block of C as float32 (row stride 4·nPanels values): with
+;; `accumulate` 0 as the sum rounded to float32, with 1 as float32(T + sum), T holding C's values — what the
+;; JS kernel's `c[o] = s` and `c[o] += s` store into a Float32Array (IEEE addition commutes, and f64→f32
+;; demotion rounds to nearest even like a Float32Array store).
 ;;
 ;; Layout (as packed by gemmBlock, float64): A block pa[(ip·kc + p)·4 + ii], B block pb[(jp·kc + p)·4 + jj].
-;; Memory: 48 pages (3 MiB), enough for the largest block (MC·KC + KC·NC + MC·NC float64, 2.6 MiB); it
-;; never grows, so the caller's Float64Array views of it stay valid.
+;; Memory: 48 pages (3 MiB), enough for the largest block (MC·KC + KC·NC float64 and MC·NC float32,
+;; 2.4 MiB); it never grows, so the caller's typed-array views of it stay valid.
 ;;
 ;; Rebuild the bytes after an edit: node packages/core/scripts/build-wasm.mjs (a test checks they match).
 (module
   (memory (export "memory") 48 48)
+;; One row of a tile: T[o .. o+3] = float32(acc) or float32(T[o .. o+3] + acc), acc = (lo, hi) float64 pairs.
+  (func $store (param $o i32) (param $lo v128) (param $hi v128) (param $accumulate i32)
+    (if (local.get $accumulate)
+      (then
+        (local.set $lo (f64x2.add (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $o))) (local.get $lo)))
+        (local.set $hi (f64x2.add (f64x2.promote_low_f32x4 (v128.load64_zero offset=8 (local.get $o))) (local.get $hi)))))
+    (v128.store (local.get $o)
+      (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+        (f32x4.demote_f64x2_zero (local.get $lo)) (f32x4.demote_f64x2_zero (local.get $hi)))))
   (func (export "sweep")
-    (param $pa i32) (param $pb i32) (param $w i32) (param $mPanels i32) (param $nPanels i32) (param $kc i32)
+    (param $pa i32) (param $pb i32) (param $t i32) (param $mPanels i32) (param $nPanels i32) (param $kc i32)
+    (param $accumulate i32)
     (local $ip i32) (local $jp i32) (local $a i32) (local $b i32) (local $p i32) (local $o i32)
     (local $rowBytes i32) (local $panelBytes i32)
     (local $b01 v128) (local $b23 v128) (local $s v128)
     (local $c0l v128) (local $c0h v128) (local $c1l v128) (local $c1h v128)
     (local $c2l v128) (local $c2h v128) (local $c3l v128) (local $c3h v128)
-    (local.set $rowBytes (i32.shl (local.get $nPanels) (i32.const 5)))   ;; 4·nPanels float64
+    (local.set $rowBytes (i32.shl (local.get $nPanels) (i32.const 4)))   ;; 4·nPanels float32
     (local.set $panelBytes (i32.shl (local.get $kc) (i32.const 5)))      ;; kc·4 float64
     (local.set $jp (i32.const 0))
     (block $jDone
@@ -58,16 +70,16 @@
                 (local.set $b (i32.add (local.get $b) (i32.const 32)))
                 (local.set $p (i32.sub (local.get $p) (i32.const 1)))
                 (br $pLoop)))
-            ;; W[(4·ip + ii)·4·nPanels + 4·jp + jj]
-            (local.set $o (i32.add (local.get $w)
-              (i32.add (i32.mul (i32.shl (local.get $ip) (i32.const 2)) (local.get $rowBytes)) (i32.shl (local.get $jp) (i32.const 5)))))
-            (v128.store (local.get $o) (local.get $c0l)) (v128.store offset=16 (local.get $o) (local.get $c0h))
+            ;; T[(4·ip + ii)·4·nPanels + 4·jp + jj]
+            (local.set $o (i32.add (local.get $t)
+              (i32.add (i32.mul (i32.shl (local.get $ip) (i32.const 2)) (local.get $rowBytes)) (i32.shl (local.get $jp) (i32.const 4)))))
+            (call $store (local.get $o) (local.get $c0l) (local.get $c0h) (local.get $accumulate))
             (local.set $o (i32.add (local.get $o) (local.get $rowBytes)))
-            (v128.store (local.get $o) (local.get $c1l)) (v128.store offset=16 (local.get $o) (local.get $c1h))
+            (call $store (local.get $o) (local.get $c1l) (local.get $c1h) (local.get $accumulate))
             (local.set $o (i32.add (local.get $o) (local.get $rowBytes)))
-            (v128.store (local.get $o) (local.get $c2l)) (v128.store offset=16 (local.get $o) (local.get $c2h))
+            (call $store (local.get $o) (local.get $c2l) (local.get $c2h) (local.get $accumulate))
             (local.set $o (i32.add (local.get $o) (local.get $rowBytes)))
-            (v128.store (local.get $o) (local.get $c3l)) (v128.store offset=16 (local.get $o) (local.get $c3h))
+            (call $store (local.get $o) (local.get $c3l) (local.get $c3h) (local.get $accumulate))
             (local.set $ip (i32.add (local.get $ip) (i32.const 1)))
             (br $iLoop)))
         (local.set $jp (i32.add (local.get $jp) (i32.const 1)))

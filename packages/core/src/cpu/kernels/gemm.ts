@@ -35,14 +35,14 @@ export type GemmFn = (
 
 /**
  * The WebAssembly sweep of one thread, with float64 views of its packing buffers (byte offsets for the
- * call): gemmBlock packs op(A) into `pa` and op(B) into `pb`, and the sweep writes the block's 4×4 tiles
- * into `w`.
+ * call): gemmBlock packs op(A) into `pa` and op(B) into `pb`, and the sweep writes the block of C into
+ * `t` (float32, row stride 4·nPanels): the sums, or with `accumulate` 1 the sums added to what `t` holds.
  */
 export interface GemmSimd {
-  readonly sweep: (pa: number, pb: number, w: number, mPanels: number, nPanels: number, kc: number) => void;
+  readonly sweep: (pa: number, pb: number, t: number, mPanels: number, nPanels: number, kc: number, accumulate: number) => void;
   readonly pa: Float64Array;
   readonly pb: Float64Array;
-  readonly w: Float64Array;
+  readonly t: Float32Array;
 }
 
 /** One thread's scratch for gemmBlock: float64 arrays (filled on first use) and its SIMD sweep, if any. */
@@ -75,8 +75,8 @@ export function instantiateGemmSimd(bytes: Uint8Array): GemmSimd | null {
     const sweep = instance.exports.sweep as GemmSimd['sweep'];
     const pa = new Float64Array(memory.buffer, 0, MC * KC);
     const pb = new Float64Array(memory.buffer, pa.byteOffset + pa.byteLength, KC * NC);
-    const w = new Float64Array(memory.buffer, pb.byteOffset + pb.byteLength, MC * NC);
-    return { sweep, pa, pb, w };
+    const t = new Float32Array(memory.buffer, pb.byteOffset + pb.byteLength, MC * NC);
+    return { sweep, pa, pb, t };
   } catch {
     return null;
   }
@@ -193,7 +193,7 @@ export function gemmBlock(
     return;
   }
 
-  const simd = ws.simd !== null && ws.simd.pa.length >= MC * KC && ws.simd.pb.length >= KC * NC && ws.simd.w.length >= MC * NC ? ws.simd : null;
+  const simd = ws.simd !== null && ws.simd.pa.length >= MC * KC && ws.simd.pb.length >= KC * NC && ws.simd.t.length >= MC * NC ? ws.simd : null;
   const f64 = ws.f64;
   if (!simd && (!f64[0] || f64[0].length < MC * KC)) f64[0] = new Float64Array(MC * KC);
   if (!simd && (!f64[1] || f64[1].length < KC * NC)) f64[1] = new Float64Array(KC * NC);
@@ -206,28 +206,30 @@ export function gemmBlock(
     for (let pc = 0; pc < k; pc += KC) {
       const kc = Math.min(KC, k - pc);
       const first = pc === 0 && !accumulate;
-      // Pack op(B)[pc:pc+kc, jc:jc+nc] into panels of 4 columns: pb[(jp·kc + p)·4 + jj].
-      for (let jp = 0; jp < nPanels; jp++) {
+      // Pack op(B)[pc:pc+kc, jc:jc+nc] into panels of 4 columns: pb[(jp·kc + p)·4 + jj]. Rows of B in
+      // memory (sBj = 1, e.g. im2col's columns): read each row once, front to back, into every full panel
+      // (7 % off a widths-÷8 conv1 GEMM, 8 × 50176 × 27; panel by panel read kc rows 4 values at a time).
+      const fullPanels = sBj === 1 ? nc >> 2 : 0;
+      const panelStride = kc * 4;
+      for (let p = 0; p < kc; p++) {
+        let s = (pc + p) * sBp + jc;
+        for (let jp = 0, d = p * 4; jp < fullPanels; jp++, s += 4, d += panelStride) {
+          pb[d] = b[s];
+          pb[d + 1] = b[s + 1];
+          pb[d + 2] = b[s + 2];
+          pb[d + 3] = b[s + 3];
+        }
+      }
+      for (let jp = fullPanels; jp < nPanels; jp++) {
         const j0 = jc + jp * 4;
         const w = Math.min(4, n1 - j0);
         const base = jp * kc * 4;
-        if (w === 4 && sBj === 1) {
-          for (let p = 0; p < kc; p++) {
-            const s = (pc + p) * sBp + j0;
-            const d = base + p * 4;
-            pb[d] = b[s];
-            pb[d + 1] = b[s + 1];
-            pb[d + 2] = b[s + 2];
-            pb[d + 3] = b[s + 3];
-          }
-        } else {
-          for (let jj = 0; jj < 4; jj++) {
-            if (jj < w) {
-              const s = (j0 + jj) * sBj + pc * sBp;
-              for (let p = 0; p < kc; p++) pb[base + p * 4 + jj] = b[s + p * sBp];
-            } else {
-              for (let p = 0; p < kc; p++) pb[base + p * 4 + jj] = 0;
-            }
+        for (let jj = 0; jj < 4; jj++) {
+          if (jj < w) {
+            const s = (j0 + jj) * sBj + pc * sBp;
+            for (let p = 0; p < kc; p++) pb[base + p * 4 + jj] = b[s + p * sBp];
+          } else {
+            for (let p = 0; p < kc; p++) pb[base + p * 4 + jj] = 0;
           }
         }
       }
@@ -260,16 +262,23 @@ export function gemmBlock(
           }
         }
         if (simd) {
-          // The same sweep in WebAssembly into W (float64, row stride 4·nPanels), then added into C here
-          // exactly as below: one float32 rounding of C + tile.
-          simd.sweep(simd.pa.byteOffset, simd.pb.byteOffset, simd.w.byteOffset, mPanels, nPanels, kc);
-          const wt = simd.w;
+          // The same sweep in WebAssembly on a float32 copy T of this block of C (row stride 4·nPanels),
+          // rounding as below: T = sum, or T = C + sum. Long rows move with set (a memcpy), short ones by hand.
+          const t = simd.t;
           const stride = nPanels * 4;
+          const long = nc >= 32;
+          if (!first)
+            for (let i = 0; i < mc; i++) {
+              const o = (ic + i) * ldc + jc;
+              if (long) t.set(c.subarray(o, o + nc), i * stride);
+              else for (let j = 0, r = i * stride; j < nc; j++) t[r + j] = c[o + j];
+            }
+          simd.sweep(simd.pa.byteOffset, simd.pb.byteOffset, t.byteOffset, mPanels, nPanels, kc, first ? 0 : 1);
           for (let i = 0; i < mc; i++) {
-            const o = (ic + i) * ldc + jc;
             const r = i * stride;
-            if (first) for (let j = 0; j < nc; j++) c[o + j] = wt[r + j];
-            else for (let j = 0; j < nc; j++) c[o + j] += wt[r + j];
+            const o = (ic + i) * ldc + jc;
+            if (long) c.set(t.subarray(r, r + nc), o);
+            else for (let j = 0; j < nc; j++) c[o + j] = t[r + j];
           }
           continue;
         }
