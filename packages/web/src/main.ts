@@ -1,5 +1,5 @@
 /** The page: inputs and settings → one card per image (input, heatmap, mask overlay, verdict, timings). */
-import { loadModel, vggVariantName, type HeatmapTta, type Model, type PoolRule, type SegmentMethod } from '@lrpseg/core';
+import { gemmSimdAvailable, loadModel, vggVariantName, type HeatmapTta, type Model, type PoolRule, type SegmentMethod } from '@lrpseg/core';
 import type { PlanarImage } from '@lrpseg/datasets/browser';
 import { chooseBackend, type ChosenBackend } from './backend.js';
 import { decodeImageFile } from './decode.js';
@@ -36,7 +36,7 @@ function setStatus(text: string, cpu = false): void {
 }
 
 function backendLine(): string {
-  return chosen.kind === 'webgpu' ? `Backend: WebGPU (${chosen.detail}).` : `Backend: CPU, single thread — WebGPU is not available here (${chosen.detail}), so this is slower.`;
+  return chosen.kind === 'webgpu' ? `Backend: WebGPU (${chosen.detail}).` : `Backend: CPU, single thread${gemmSimdAvailable() ? ' (WebAssembly SIMD)' : ''} — WebGPU is not available here (${chosen.detail}), so this is slower.`;
 }
 
 /** What the page says of its bundled default model (models/README.md in the repository). */

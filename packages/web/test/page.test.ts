@@ -145,7 +145,7 @@ describe.skipIf(missing !== '')('the web page in headless Chromium', () => {
     try {
       await cpuPage.goto(`${url}?backend=cpu`);
       await cpuPage.waitForSelector('body[data-state="ready"]', { timeout: 60_000 });
-      expect(await cpuPage.textContent('#status')).toMatch(/Backend: CPU, single thread/);
+      expect(await cpuPage.textContent('#status')).toMatch(/Backend: CPU, single thread \(WebAssembly SIMD\)/);
       await cpuPage.selectOption('#method', 'bmm');
       await cpuPage.click('#sample');
       const card = cpuPage.locator('.card[data-composite="ours"][data-method="bmm"]');
