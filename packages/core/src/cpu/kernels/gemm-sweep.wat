@@ -9,12 +9,15 @@
 ;; demotion rounds to nearest even like a Float32Array store).
 ;;
 ;; Layout (as packed by gemmBlock, float64): A block pa[(ip·kc + p)·4 + ii], B block pb[(jp·kc + p)·4 + jj].
-;; Memory: 48 pages (3 MiB), enough for the largest block (MC·KC + KC·NC float64 and MC·NC float32,
-;; 2.4 MiB); it never grows, so the caller's typed-array views of it stay valid.
+;; `packB` does gemmBlock's packing of B's full panels from a float32 copy of the block's rows (row stride
+;; nc): the same float64 values (f32→f64 is exact), the same places.
+;;
+;; Memory: 56 pages (3.5 MiB), enough for the largest block (MC·KC + KC·NC float64, MC·NC + KC·NC float32,
+;; 3.4 MiB); it never grows, so the caller's typed-array views of it stay valid.
 ;;
 ;; Rebuild the bytes after an edit: node packages/core/scripts/build-wasm.mjs (a test checks they match).
 (module
-  (memory (export "memory") 48 48)
+  (memory (export "memory") 56 56)
 ;; One row of a tile: T[o .. o+3] = float32(acc) or float32(T[o .. o+3] + acc), acc = (lo, hi) float64 pairs.
   (func $store (param $o i32) (param $lo v128) (param $hi v128) (param $accumulate i32)
     (if (local.get $accumulate)
@@ -24,6 +27,30 @@
     (v128.store (local.get $o)
       (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
         (f32x4.demote_f64x2_zero (local.get $lo)) (f32x4.demote_f64x2_zero (local.get $hi)))))
+;; pb[(jp·kc + p)·4 + jj] = src[p·nc + 4·jp + jj] for every p < kc, jp < panels, jj < 4.
+  (func (export "packB") (param $src i32) (param $pb i32) (param $kc i32) (param $nc i32) (param $panels i32)
+    (local $p i32) (local $jp i32) (local $s i32) (local $d i32) (local $v v128) (local $panelBytes i32)
+    (local.set $panelBytes (i32.shl (local.get $kc) (i32.const 5)))
+    (local.set $p (i32.const 0))
+    (block $pDone
+      (loop $pLoop
+        (br_if $pDone (i32.ge_u (local.get $p) (local.get $kc)))
+        (local.set $s (i32.add (local.get $src) (i32.shl (i32.mul (local.get $p) (local.get $nc)) (i32.const 2))))
+        (local.set $d (i32.add (local.get $pb) (i32.shl (local.get $p) (i32.const 5))))
+        (local.set $jp (local.get $panels))
+        (block $jDone
+          (loop $jLoop
+            (br_if $jDone (i32.eqz (local.get $jp)))
+            (local.set $v (v128.load (local.get $s)))
+            (v128.store (local.get $d) (f64x2.promote_low_f32x4 (local.get $v)))
+            (v128.store offset=16 (local.get $d)
+              (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $v) (local.get $v))))
+            (local.set $s (i32.add (local.get $s) (i32.const 16)))
+            (local.set $d (i32.add (local.get $d) (local.get $panelBytes)))
+            (local.set $jp (i32.sub (local.get $jp) (i32.const 1)))
+            (br $jLoop)))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br $pLoop))))
   (func (export "sweep")
     (param $pa i32) (param $pb i32) (param $t i32) (param $mPanels i32) (param $nPanels i32) (param $kc i32)
     (param $accumulate i32)

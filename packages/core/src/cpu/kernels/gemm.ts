@@ -40,9 +40,12 @@ export type GemmFn = (
  */
 export interface GemmSimd {
   readonly sweep: (pa: number, pb: number, t: number, mPanels: number, nPanels: number, kc: number, accumulate: number) => void;
+  /** Packs `panels` full panels of B into `pb` from the float32 rows of the block in `bRows` (row stride nc). */
+  readonly packB: (bRows: number, pb: number, kc: number, nc: number, panels: number) => void;
   readonly pa: Float64Array;
   readonly pb: Float64Array;
   readonly t: Float32Array;
+  readonly bRows: Float32Array;
 }
 
 /** One thread's scratch for gemmBlock: float64 arrays (filled on first use) and its SIMD sweep, if any. */
@@ -61,7 +64,8 @@ interface WasmApi {
 /**
  * The SIMD sweep compiled from `bytes` (GEMM_SWEEP_WASM), or null where WebAssembly or its SIMD is missing
  * (or refused, e.g. by a page's content security policy). Self-contained like gemmBlock: the worker
- * threads get it as source text. The buffer sizes are gemmBlock's largest blocks (MC·KC, KC·NC, MC·NC).
+ * threads get it as source text. The buffer sizes are gemmBlock's largest blocks (MC·KC, KC·NC, MC·NC, and
+ * KC·NC for B's rows).
  */
 export function instantiateGemmSimd(bytes: Uint8Array): GemmSimd | null {
   const KC = 256;
@@ -73,10 +77,12 @@ export function instantiateGemmSimd(bytes: Uint8Array): GemmSimd | null {
     const instance = new wasm.Instance(new wasm.Module(bytes));
     const memory = instance.exports.memory as { buffer: ArrayBuffer };
     const sweep = instance.exports.sweep as GemmSimd['sweep'];
+    const packB = instance.exports.packB as GemmSimd['packB'];
     const pa = new Float64Array(memory.buffer, 0, MC * KC);
     const pb = new Float64Array(memory.buffer, pa.byteOffset + pa.byteLength, KC * NC);
     const t = new Float32Array(memory.buffer, pb.byteOffset + pb.byteLength, MC * NC);
-    return { sweep, pa, pb, t };
+    const bRows = new Float32Array(memory.buffer, t.byteOffset + t.byteLength, KC * NC);
+    return { sweep, packB, pa, pb, t, bRows };
   } catch {
     return null;
   }
@@ -193,7 +199,7 @@ export function gemmBlock(
     return;
   }
 
-  const simd = ws.simd !== null && ws.simd.pa.length >= MC * KC && ws.simd.pb.length >= KC * NC && ws.simd.t.length >= MC * NC ? ws.simd : null;
+  const simd = ws.simd !== null && ws.simd.pa.length >= MC * KC && ws.simd.pb.length >= KC * NC && ws.simd.t.length >= MC * NC && ws.simd.bRows.length >= KC * NC ? ws.simd : null;
   const f64 = ws.f64;
   if (!simd && (!f64[0] || f64[0].length < MC * KC)) f64[0] = new Float64Array(MC * KC);
   if (!simd && (!f64[1] || f64[1].length < KC * NC)) f64[1] = new Float64Array(KC * NC);
@@ -211,13 +217,23 @@ export function gemmBlock(
       // (7 % off a widths-÷8 conv1 GEMM, 8 × 50176 × 27; panel by panel read kc rows 4 values at a time).
       const fullPanels = sBj === 1 ? nc >> 2 : 0;
       const panelStride = kc * 4;
-      for (let p = 0; p < kc; p++) {
-        let s = (pc + p) * sBp + jc;
-        for (let jp = 0, d = p * 4; jp < fullPanels; jp++, s += 4, d += panelStride) {
-          pb[d] = b[s];
-          pb[d + 1] = b[s + 1];
-          pb[d + 2] = b[s + 2];
-          pb[d + 3] = b[s + 3];
+      if (simd && fullPanels >= 8) {
+        // In wasm: the block's rows copied in (set, a memcpy), then widened and placed with SIMD.
+        const rows = simd.bRows;
+        for (let p = 0; p < kc; p++) {
+          const s = (pc + p) * sBp + jc;
+          rows.set(b.subarray(s, s + nc), p * nc);
+        }
+        simd.packB(rows.byteOffset, pb.byteOffset, kc, nc, fullPanels);
+      } else {
+        for (let p = 0; p < kc; p++) {
+          let s = (pc + p) * sBp + jc;
+          for (let jp = 0, d = p * 4; jp < fullPanels; jp++, s += 4, d += panelStride) {
+            pb[d] = b[s];
+            pb[d + 1] = b[s + 1];
+            pb[d + 2] = b[s + 2];
+            pb[d + 3] = b[s + 3];
+          }
         }
       }
       for (let jp = fullPanels; jp < nPanels; jp++) {
