@@ -2,8 +2,8 @@
  * `lrpseg bench`: forward and LRP throughput per backend on a random batch.
  */
 import * as os from 'node:os';
-import { cpuGemmSweep } from '@lrpseg/core/node';
 import { performance } from 'node:perf_hooks';
+import { cpuGemmSweep } from '@lrpseg/core/node';
 import {
   NAMED_COMPOSITES,
   buildVgg,

@@ -59,10 +59,10 @@ export function cpuThreads(requested?: number): number {
 /** Whether to use the WebAssembly SIMD GEMM sweep: the explicit request if given, else not when LRPSEG_CPU_SIMD is 0. */
 export function cpuSimd(requested?: boolean): boolean {
   if (requested !== undefined) return requested;
-  const env = process.env.LRPSEG_CPU_SIMD;
-  if (env === undefined || env.trim() === '' || env.trim() === '1') return true;
-  if (env.trim() === '0') return false;
-  throw new LrpsegError('BAD_INPUT', `LRPSEG_CPU_SIMD must be 0 or 1, got '${env}'`);
+  const env = (process.env.LRPSEG_CPU_SIMD ?? '').trim();
+  if (env === '' || env === '1') return true;
+  if (env === '0') return false;
+  throw new LrpsegError('BAD_INPUT', `LRPSEG_CPU_SIMD must be 0 or 1, got '${process.env.LRPSEG_CPU_SIMD}'`);
 }
 
 /**
@@ -91,4 +91,5 @@ export function cpuGemmSweep(b: unknown): string | undefined {
   if (b.gemm === gemmSerial) return gemmSimdAvailable() ? 'simd' : 'js';
   return b.gemm === gemmSerialScalar ? 'js' : undefined;
 }
+
 export { createSegmentPool, type SegmentPool, type SegmentPoolOptions } from './segment-pool.js';
