@@ -15,18 +15,12 @@
 ;; Memory: 56 pages (3.5 MiB), enough for the largest block (MC·KC + KC·NC float64, MC·NC + KC·NC float32,
 ;; 3.4 MiB); it never grows, so the caller's typed-array views of it stay valid.
 ;;
+;; The four rows of a tile are stored inline, not through a helper function: V8 (Node 20) does not inline wasm
+;; calls, and the call cost 3–20 % of the thin GEMMs of a widths-÷-8 network.
+;;
 ;; Rebuild the bytes after an edit: node packages/core/scripts/build-wasm.mjs (a test checks they match).
 (module
   (memory (export "memory") 56 56)
-;; One row of a tile: T[o .. o+3] = float32(acc) or float32(T[o .. o+3] + acc), acc = (lo, hi) float64 pairs.
-  (func $store (param $o i32) (param $lo v128) (param $hi v128) (param $accumulate i32)
-    (if (local.get $accumulate)
-      (then
-        (local.set $lo (f64x2.add (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $o))) (local.get $lo)))
-        (local.set $hi (f64x2.add (f64x2.promote_low_f32x4 (v128.load64_zero offset=8 (local.get $o))) (local.get $hi)))))
-    (v128.store (local.get $o)
-      (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
-        (f32x4.demote_f64x2_zero (local.get $lo)) (f32x4.demote_f64x2_zero (local.get $hi)))))
 ;; pb[(jp·kc + p)·4 + jj] = src[p·nc + 4·jp + jj] for every p < kc, jp < panels, jj < 4.
   (func (export "packB") (param $src i32) (param $pb i32) (param $kc i32) (param $nc i32) (param $panels i32)
     (local $p i32) (local $jp i32) (local $s i32) (local $d i32) (local $v v128) (local $panelBytes i32)
@@ -100,13 +94,41 @@
             ;; T[(4·ip + ii)·4·nPanels + 4·jp + jj]
             (local.set $o (i32.add (local.get $t)
               (i32.add (i32.mul (i32.shl (local.get $ip) (i32.const 2)) (local.get $rowBytes)) (i32.shl (local.get $jp) (i32.const 4)))))
-            (call $store (local.get $o) (local.get $c0l) (local.get $c0h) (local.get $accumulate))
+            ;; row 0: T[o .. o+3] = float32(acc) or float32(T[o .. o+3] + acc), acc = ($c0l, $c0h)
+            (if (local.get $accumulate)
+              (then
+                (local.set $c0l (f64x2.add (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $o))) (local.get $c0l)))
+                (local.set $c0h (f64x2.add (f64x2.promote_low_f32x4 (v128.load64_zero offset=8 (local.get $o))) (local.get $c0h)))))
+            (v128.store (local.get $o)
+              (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+                (f32x4.demote_f64x2_zero (local.get $c0l)) (f32x4.demote_f64x2_zero (local.get $c0h))))
             (local.set $o (i32.add (local.get $o) (local.get $rowBytes)))
-            (call $store (local.get $o) (local.get $c1l) (local.get $c1h) (local.get $accumulate))
+            ;; row 1: T[o .. o+3] = float32(acc) or float32(T[o .. o+3] + acc), acc = ($c1l, $c1h)
+            (if (local.get $accumulate)
+              (then
+                (local.set $c1l (f64x2.add (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $o))) (local.get $c1l)))
+                (local.set $c1h (f64x2.add (f64x2.promote_low_f32x4 (v128.load64_zero offset=8 (local.get $o))) (local.get $c1h)))))
+            (v128.store (local.get $o)
+              (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+                (f32x4.demote_f64x2_zero (local.get $c1l)) (f32x4.demote_f64x2_zero (local.get $c1h))))
             (local.set $o (i32.add (local.get $o) (local.get $rowBytes)))
-            (call $store (local.get $o) (local.get $c2l) (local.get $c2h) (local.get $accumulate))
+            ;; row 2: T[o .. o+3] = float32(acc) or float32(T[o .. o+3] + acc), acc = ($c2l, $c2h)
+            (if (local.get $accumulate)
+              (then
+                (local.set $c2l (f64x2.add (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $o))) (local.get $c2l)))
+                (local.set $c2h (f64x2.add (f64x2.promote_low_f32x4 (v128.load64_zero offset=8 (local.get $o))) (local.get $c2h)))))
+            (v128.store (local.get $o)
+              (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+                (f32x4.demote_f64x2_zero (local.get $c2l)) (f32x4.demote_f64x2_zero (local.get $c2h))))
             (local.set $o (i32.add (local.get $o) (local.get $rowBytes)))
-            (call $store (local.get $o) (local.get $c3l) (local.get $c3h) (local.get $accumulate))
+            ;; row 3: T[o .. o+3] = float32(acc) or float32(T[o .. o+3] + acc), acc = ($c3l, $c3h)
+            (if (local.get $accumulate)
+              (then
+                (local.set $c3l (f64x2.add (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $o))) (local.get $c3l)))
+                (local.set $c3h (f64x2.add (f64x2.promote_low_f32x4 (v128.load64_zero offset=8 (local.get $o))) (local.get $c3h)))))
+            (v128.store (local.get $o)
+              (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+                (f32x4.demote_f64x2_zero (local.get $c3l)) (f32x4.demote_f64x2_zero (local.get $c3h))))
             (local.set $ip (i32.add (local.get $ip) (i32.const 1)))
             (br $iLoop)))
         (local.set $jp (i32.add (local.get $jp) (i32.const 1)))
