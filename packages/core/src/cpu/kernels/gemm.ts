@@ -236,7 +236,24 @@ export function gemmBlock(
           }
         }
       }
-      for (let jp = fullPanels; jp < nPanels; jp++) {
+      let jp0 = fullPanels;
+      if (sBp === 1) {
+        // Columns of op(B) in memory (transB, e.g. col(x)ᵀ in the filter gradient): the four columns of a
+        // full panel read side by side in one pass, the panel written front to back.
+        for (let j0 = jc + jp0 * 4; jp0 < nPanels && j0 + 4 <= n1; jp0++, j0 += 4) {
+          const s0 = j0 * sBj + pc;
+          const s1 = s0 + sBj;
+          const s2 = s1 + sBj;
+          const s3 = s2 + sBj;
+          for (let p = 0, d = jp0 * panelStride; p < kc; p++, d += 4) {
+            pb[d] = b[s0 + p];
+            pb[d + 1] = b[s1 + p];
+            pb[d + 2] = b[s2 + p];
+            pb[d + 3] = b[s3 + p];
+          }
+        }
+      }
+      for (let jp = jp0; jp < nPanels; jp++) {
         const j0 = jc + jp * 4;
         const w = Math.min(4, n1 - j0);
         const base = jp * kc * 4;
@@ -265,6 +282,18 @@ export function gemmBlock(
               pa[d + 1] = a[s + 1];
               pa[d + 2] = a[s + 2];
               pa[d + 3] = a[s + 3];
+            }
+          } else if (h === 4 && sAp === 1) {
+            // Rows of op(A) in memory: the four rows read side by side in one pass.
+            const s0 = i0 * sAi + pc;
+            const s1 = s0 + sAi;
+            const s2 = s1 + sAi;
+            const s3 = s2 + sAi;
+            for (let p = 0, d = base; p < kc; p++, d += 4) {
+              pa[d] = a[s0 + p];
+              pa[d + 1] = a[s1 + p];
+              pa[d + 2] = a[s2 + p];
+              pa[d + 3] = a[s3 + p];
             }
           } else {
             for (let ii = 0; ii < 4; ii++) {
