@@ -148,7 +148,10 @@ export function lrpConv2dCpu(
     forward: (x, wt) => conv2dForward(x, wt, null, g, gemm),
     adjoint: (s, wt) => conv2dBackwardData(s, wt, g, gemm),
     addBias: (out, bias) => {
-      for (let i = 0; i < out.length; i++) out[i] += bias[Math.floor(i / perChannel) % g.o];
+      for (let plane = 0, i = 0; i < out.length; plane++) {
+        const bv = bias[plane % g.o];
+        for (const end = i + perChannel; i < end; i++) out[i] += bv;
+      }
     },
     n: g.n,
     outPerSample: g.o * perChannel,

@@ -56,7 +56,7 @@ export function maxPool2dForward(x: Float32Array, g: PoolGeometry): Float32Array
   const plane = g.oh * g.ow;
   const hw = g.h * g.w;
   const y = new Float32Array(idx.length);
-  for (let i = 0; i < idx.length; i++) y[i] = x[Math.floor(i / plane) * hw + idx[i]];
+  for (let base = 0, i = 0; i < idx.length; base += hw) for (const end = i + plane; i < end; i++) y[i] = x[base + idx[i]];
   return y;
 }
 
@@ -66,6 +66,6 @@ export function maxPool2dBackward(dy: Float32Array, x: Float32Array, g: PoolGeom
   const plane = g.oh * g.ow;
   const hw = g.h * g.w;
   const dx = new Float32Array(x.length);
-  for (let i = 0; i < idx.length; i++) dx[Math.floor(i / plane) * hw + idx[i]] += dy[i];
+  for (let base = 0, i = 0; i < idx.length; base += hw) for (const end = i + plane; i < end; i++) dx[base + idx[i]] += dy[i];
   return dx;
 }
