@@ -32,7 +32,10 @@ function stab(z: number, e: number): number {
 /** s = r / stab(z, e), with e one value per sample. */
 function stabilisedDivide(r: Float32Array, z: Float32Array, ePerSample: Float64Array, outPerSample: number): Float32Array {
   const s = new Float32Array(r.length);
-  for (let i = 0; i < r.length; i++) s[i] = r[i] / stab(z[i], ePerSample[Math.floor(i / outPerSample)]);
+  for (let sample = 0, i = 0; i < r.length; sample++) {
+    const e = ePerSample[sample];
+    for (const end = i + outPerSample; i < end; i++) s[i] = r[i] / stab(z[i], e);
+  }
   return s;
 }
 

@@ -22,9 +22,22 @@ export function poolGeometry(xShape: readonly number[], p: { kernel: number; str
  * the first maximum in row-major window order; a NaN wins (as in PyTorch).
  */
 export function maxPool2dArgmax(x: Float32Array, g: PoolGeometry): Int32Array {
+  const idx = new Int32Array(g.n * g.c * g.oh * g.ow);
+  scanWindows(x, g, idx, null);
+  return idx;
+}
+
+/** The windows' maxima (the values at maxPool2dArgmax's positions), without the index array. */
+export function maxPool2dForward(x: Float32Array, g: PoolGeometry): Float32Array {
+  const y = new Float32Array(g.n * g.c * g.oh * g.ow);
+  scanWindows(x, g, null, y);
+  return y;
+}
+
+/** Finds each window's maximum as maxPool2dArgmax defines it; writes its position into idx and/or its value into y. */
+function scanWindows(x: Float32Array, g: PoolGeometry, idx: Int32Array | null, y: Float32Array | null): void {
   const { n, c, h, w, k, stride, oh, ow } = g;
   const hw = h * w;
-  const out = new Int32Array(n * c * oh * ow);
   let o = 0;
   for (let plane = 0; plane < n * c; plane++) {
     const base = plane * hw;
@@ -44,20 +57,12 @@ export function maxPool2dArgmax(x: Float32Array, g: PoolGeometry): Int32Array {
             }
           }
         }
-        out[o++] = best;
+        if (idx) idx[o] = best;
+        if (y) y[o] = bestV;
+        o++;
       }
     }
   }
-  return out;
-}
-
-export function maxPool2dForward(x: Float32Array, g: PoolGeometry): Float32Array {
-  const idx = maxPool2dArgmax(x, g);
-  const plane = g.oh * g.ow;
-  const hw = g.h * g.w;
-  const y = new Float32Array(idx.length);
-  for (let base = 0, i = 0; i < idx.length; base += hw) for (const end = i + plane; i < end; i++) y[i] = x[base + idx[i]];
-  return y;
 }
 
 /** dx: each output's gradient routed to its window's argmax (accumulating where windows overlap). */
