@@ -57,17 +57,14 @@ describe('createCpuBackend', () => {
     process.env.LRPSEG_CPU_SIMD = '0';
     expect(cpuSimd()).toBe(false);
     expect(cpuSimd(true)).toBe(true);
-    const pooled = createCpuBackend({ threads: 2 }) as PooledCpuBackend;
-    await pooled.whenReady();
-    expect(pooled.simdThreads).toBe(0);
-    expect(cpuGemmSweep(pooled)).toBe('js');
-    await pooled.destroy();
-    process.env.LRPSEG_CPU_SIMD = '1';
-    const simd = createCpuBackend({ threads: 2 }) as PooledCpuBackend;
-    await simd.whenReady();
-    expect(simd.simdThreads).toBe(2);
-    expect(cpuGemmSweep(simd)).toBe('simd');
-    await simd.destroy();
+    for (const [value, simdThreads, sweep] of [['0', 0, 'js'], ['1', 2, 'simd']] as const) {
+      process.env.LRPSEG_CPU_SIMD = value;
+      const pooled = createCpuBackend({ threads: 2 }) as PooledCpuBackend;
+      await pooled.whenReady();
+      expect(pooled.simdThreads).toBe(simdThreads);
+      expect(cpuGemmSweep(pooled)).toBe(sweep);
+      await pooled.destroy();
+    }
     process.env.LRPSEG_CPU_SIMD = 'yes';
     expect(() => cpuSimd()).toThrow(/LRPSEG_CPU_SIMD/);
   });
