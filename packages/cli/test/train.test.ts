@@ -203,6 +203,38 @@ describe.skipIf(!have)('lrpseg train', () => {
     expect(refused.stderr).toMatch(/trained without batch norms; resume it without --batch-norm/);
   });
 
+  it('--ema saves the weights\' moving average, trains the same weights as without it, and --resume keeps it', async () => {
+    const args = [...common, '--arch', 'vgg11-onefc', '--width-divisor', '16'];
+    const b = new CpuBackend();
+    const plain = path.join(dir, 'ema-plain');
+    expect((await lrpseg('train', 'classifier', ...args, '--epochs', '2', '--out', plain)).code).toBe(0);
+    const out = path.join(dir, 'ema');
+    const r = await lrpseg('train', 'classifier', ...args, '--epochs', '1', '--out', out, '--ema', '0.9');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const again = await lrpseg('train', 'classifier', ...args, '--epochs', '2', '--out', out, '--resume');
+    expect(again.code, again.stderr).toBe(0);
+    const ckpt = parseSafetensors(readFileSync(path.join(out, 'last.ckpt.safetensors')));
+    expect(JSON.parse(ckpt.metadata.lrpseg_train).ema).toBe(0.9);
+    const trained = Array.from(ckpt.tensors.get('trained.features.0.weight')!.data);
+    const plainLast = parseSafetensors(readFileSync(path.join(plain, 'last.ckpt.safetensors')));
+    expect(trained).toEqual(Array.from(plainLast.tensors.get('features.0.weight')!.data));
+    const averaged = Array.from(ckpt.tensors.get('features.0.weight')!.data);
+    expect(averaged).not.toEqual(trained);
+    // model.safetensors is the best epoch's average, a plain model
+    const best = parseSafetensors(readFileSync(path.join(out, 'best.ckpt.safetensors')));
+    const model = loadModel(b, readFileSync(path.join(out, 'model.safetensors')));
+    expect(Array.from(await model.parameters().get('features.0.weight')!.read())).toEqual(Array.from(best.tensors.get('features.0.weight')!.data));
+    expect([...parseSafetensors(readFileSync(path.join(out, 'model.safetensors'))).tensors.keys()].some((k) => k.startsWith('trained.'))).toBe(false);
+
+    const refused = await lrpseg('train', 'classifier', ...args, '--epochs', '3', '--out', out, '--resume', '--ema', '0.5');
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/decay 0.9, not 0.5/);
+    const bad = await lrpseg('train', 'classifier', ...args, '--epochs', '1', '--out', path.join(dir, 'ema-bad'), '--ema', '1');
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--ema must be a number in \(0, 1\)/);
+  });
+
   it('--scale-jitter reaches the training crops: 1 trains bit for bit as without it, 2 gives other weights', async () => {
     const run = async (name: string, ...extra: string[]): Promise<number[]> => {
       const out = path.join(dir, name);

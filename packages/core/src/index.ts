@@ -34,6 +34,7 @@ export * from './train/pretext.js';
 export * from './train/cutpaste.js';
 export * from './train/calibrate.js';
 export * from './train/batchnorm.js';
+export * from './train/ema.js';
 export * from './train/channels.js';
 export { argmaxRow } from './argmax.js';
 export * from './segment/index.js';

@@ -103,6 +103,8 @@ export interface ClassifierTrainOptions extends CommonTrainOptions {
   readonly labelSmoothing?: number;
   /** Train with a batch norm after every convolution, folded into the convolutions in what is saved. */
   readonly batchNorm?: boolean;
+  /** Validate, keep and save a moving average of the weights with this decay in (0, 1) (default: off). */
+  readonly ema?: number;
   /** Fold the validation-optimal decision threshold into model.safetensors (lrpseg calibrate). */
   readonly calibrate?: boolean;
   /** The manifest classes the classifier decides between (default: all but the extra ones). */
@@ -325,6 +327,8 @@ export async function trainClassifierCommand(o: ClassifierTrainOptions, io: CliI
         ...((o.labelSmoothing ?? 0) > 0 ? { labelSmoothing: o.labelSmoothing } : {}),
         // a resumed run keeps the checkpoint's choice; --batch-norm on a checkpoint without is refused
         ...(o.batchNorm || resume?.batchNorms !== undefined ? { batchNorm: true } : {}),
+        // likewise the moving average: a resumed run keeps the checkpoint's decay unless --ema names another
+        ...((o.ema ?? resume?.average?.decay) !== undefined ? { ema: o.ema ?? resume?.average?.decay } : {}),
         decisionClasses: manifest.labels.length,
         patience: o.patience,
         minEpochs: o.minEpochs ?? 0,
@@ -616,6 +620,15 @@ function scaleArg(name: string): (v: string) => number {
   };
 }
 
+/** A number strictly between 0 and 1 (a moving average's decay). */
+function openUnitArg(name: string): (v: string) => number {
+  return (v: string) => {
+    const x = Number(v);
+    if (!Number.isFinite(x) || x <= 0 || x >= 1) throw new UsageError(`${name} must be a number in (0, 1), not "${v}"`);
+    return x;
+  };
+}
+
 /** A number in [0, 1) (jitter magnitudes, label smoothing). */
 function fractionArg(name: string): (v: string) => number {
   return (v: string) => {
@@ -709,6 +722,7 @@ export function registerTrain(program: Command, io: CliIo, setResult: (code: num
     .addOption(new Option('--scale-range <range>', 'the factors --scale-jitter draws: both ([1/s, s]) or enlarge ([1, s]: never shrinks)').choices(['both', 'enlarge']).default('both'))
     .option('--label-smoothing <e>', 'label smoothing of the cross-entropy', fractionArg('--label-smoothing'), 0)
     .option('--batch-norm', 'train with a batch norm after every convolution (as vgg11_bn); the saved model has them folded into the convolutions, so it is a plain VGG')
+    .option('--ema <decay>', 'validate, keep and save an exponential moving average of the weights with this decay (e.g. 0.99; the training itself is unchanged)', openUnitArg('--ema'))
     .option('--calibrate', "fold the decision threshold with the best validation balanced accuracy into model.safetensors (as lrpseg calibrate)")
     .addOption(new Option('--classes <list>', 'the manifest classes to decide between, comma-separated (default: all but --extra-classes)').argParser(listArg('--classes')))
     .addOption(
@@ -734,6 +748,7 @@ export function registerTrain(program: Command, io: CliIo, setResult: (code: num
             scaleRange: opts.scaleRange as ScaleRange,
             labelSmoothing: opts.labelSmoothing as number,
             batchNorm: Boolean(opts.batchNorm),
+            ...(opts.ema !== undefined ? { ema: opts.ema as number } : {}),
             calibrate: Boolean(opts.calibrate),
             ...(opts.classes !== undefined ? { classes: opts.classes as string[] } : {}),
             ...(opts.extraClasses !== undefined ? { extraClasses: opts.extraClasses as string[] } : {}),

@@ -10,6 +10,7 @@ import { loadModel, modelFromParameters, type Model } from '../nn/model.js';
 import { Optimizer, type OptimizerConfig } from './optimizer.js';
 import { vggParamGroups } from './classifier.js';
 import { BatchNorms, foldBatchNorms, unfoldedName } from './batchnorm.js';
+import { WeightAverage, trainedName } from './ema.js';
 
 export interface TrainState {
   readonly epoch: number;
@@ -26,14 +27,21 @@ interface StoredTrainState extends TrainState {
   readonly step: number;
   /** True when training runs a batch norm after every convolution (absent before batch norms existed). */
   readonly batch_norm?: boolean;
+  /** The decay of the weights' moving average, when training keeps one (absent before it existed). */
+  readonly ema?: number;
 }
 
 /**
  * With batch norms, the model's tensors hold the folded network (so the checkpoint is still a usable
  * model) and the trained convolutions and batch norms are stored beside it under `unfolded.*` and
- * `batchnorm.*`, from which loadCheckpoint resumes.
+ * `batchnorm.*`, from which loadCheckpoint resumes. With a moving average of the weights, likewise: the
+ * model's tensors hold the average (the network that was validated) and the weights being trained are
+ * stored under `trained.*`.
  */
-export async function saveCheckpoint(model: Model, optimizer: Optimizer, state: TrainState, bns?: BatchNorms): Promise<Uint8Array> {
+export async function saveCheckpoint(
+  model: Model, optimizer: Optimizer, state: TrainState, bns?: BatchNorms, average?: WeightAverage,
+): Promise<Uint8Array> {
+  if (bns && average) throw new LrpsegError('BAD_INPUT', 'saveCheckpoint: batch norms and a moving average of the weights together are not supported');
   const entries: [string, { shape: readonly number[]; data: Float32Array }][] = [];
   const store = async (m: Model, prefix = '') => {
     for (const [name, t] of m.parameters()) entries.push([prefix + name, { shape: t.shape, data: await t.read() }]);
@@ -44,6 +52,11 @@ export async function saveCheckpoint(model: Model, optimizer: Optimizer, state: 
     folded.dispose();
     await store(model, unfoldedName(''));
     entries.push(...(await bns.entries()));
+  } else if (average) {
+    const averaged = await average.model(model);
+    await store(averaged);
+    averaged.dispose();
+    await store(model, trainedName(''));
   } else {
     await store(model);
   }
@@ -51,14 +64,14 @@ export async function saveCheckpoint(model: Model, optimizer: Optimizer, state: 
   const lr = (g: string) => optimizer.groups.find((x) => x.name === g)?.lr ?? 0;
   const stored: StoredTrainState = {
     format_version: 1, optimizer: optimizer.config, lrs: { conv: lr('conv'), fc: lr('fc') }, step: optimizer.step,
-    ...(bns ? { batch_norm: true } : {}), ...state,
+    ...(bns ? { batch_norm: true } : {}), ...(average ? { ema: average.decay } : {}), ...state,
   };
   return serializeSafetensors(entries, { lrpseg: JSON.stringify(model.meta), lrpseg_train: JSON.stringify(stored) });
 }
 
 export function loadCheckpoint(
   backend: Backend, bytes: Uint8Array,
-): { model: Model; optimizer: Optimizer; state: TrainState; batchNorms?: BatchNorms } {
+): { model: Model; optimizer: Optimizer; state: TrainState; batchNorms?: BatchNorms; average?: WeightAverage } {
   const file = parseSafetensors(bytes, { requireFinite: true });
   const raw = file.metadata.lrpseg_train;
   if (raw === undefined) throw new LrpsegError('BAD_MODEL_FILE', 'not a training checkpoint: no "lrpseg_train" metadata');
@@ -73,7 +86,20 @@ export function loadCheckpoint(
   }
   let model = loadModel(backend, bytes);
   let batchNorms: BatchNorms | undefined;
-  if (stored.batch_norm === true) {
+  let average: WeightAverage | undefined;
+  if (stored.ema !== undefined) {
+    if (typeof stored.ema !== 'number' || !(stored.ema > 0 && stored.ema < 1)) throw new LrpsegError('BAD_MODEL_FILE', 'checkpoint: "ema" is not a decay in (0, 1)');
+    const averaged = model;
+    model = modelFromParameters(backend, averaged.meta, (name, shape) => {
+      const t = file.tensors.get(trainedName(name));
+      if (!t || t.data.length !== shape.reduce((a, d) => a * d, 1)) {
+        throw new LrpsegError('BAD_MODEL_FILE', `checkpoint with a moving average of the weights has no tensor "${trainedName(name)}" of the model's shape`);
+      }
+      return t.data;
+    });
+    averaged.dispose();
+    average = WeightAverage.fromTensors(model, stored.ema, file.tensors);
+  } else if (stored.batch_norm === true) {
     const folded = model;
     model = modelFromParameters(backend, folded.meta, (name, shape) => {
       const t = file.tensors.get(unfoldedName(name));
@@ -87,5 +113,8 @@ export function loadCheckpoint(
   }
   const optimizer = new Optimizer(backend, vggParamGroups(model, stored.lrs.conv, stored.lrs.fc, batchNorms), stored.optimizer);
   optimizer.loadState(file.tensors, stored.step);
-  return { model, optimizer, state: { epoch: stored.epoch, rngState: stored.rngState, extra: stored.extra }, ...(batchNorms ? { batchNorms } : {}) };
+  return {
+    model, optimizer, state: { epoch: stored.epoch, rngState: stored.rngState, extra: stored.extra },
+    ...(batchNorms ? { batchNorms } : {}), ...(average ? { average } : {}),
+  };
 }

@@ -14,6 +14,7 @@ import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import type { Optimizer, OptimizerConfig } from './optimizer.js';
 import { lrScaleAt, type LrSchedule } from './schedule.js';
 import { stopsEarly, type EarlyStopping } from './early-stopping.js';
+import { WeightAverage } from './ema.js';
 
 export interface LabeledBatch {
   /** (n, C, H, W) raw intensities in [0, 1]. */
@@ -42,6 +43,11 @@ export interface ClassifierTrainingConfig extends EarlyStopping {
    * folded plain VGG. Off by default; with it off training is unchanged.
    */
   readonly batchNorm?: boolean;
+  /**
+   * Keep an exponential moving average of the weights with this decay (ema.ts); the average is what is
+   * validated, kept as best and saved. Off by default; the training itself is the same either way.
+   */
+  readonly ema?: number;
 }
 
 export interface BinaryCounts {
@@ -96,6 +102,8 @@ export interface ResumeState {
   readonly optimizer: Optimizer;
   /** Present when the run trains with batch norms. */
   readonly batchNorms?: BatchNorms;
+  /** Present when the run keeps a moving average of the weights. */
+  readonly average?: WeightAverage;
   /** The epoch to continue: the first not finished. */
   readonly epoch: number;
   readonly rngState: number;
@@ -146,7 +154,17 @@ export async function trainClassifier(
   if (resume && (config.batchNorm ?? false) !== (resume.batchNorms !== undefined)) {
     throw new LrpsegError('BAD_INPUT', `the checkpoint was trained ${resume.batchNorms ? 'with' : 'without'} batch norms; resume it ${resume.batchNorms ? 'with' : 'without'} --batch-norm`);
   }
+  if (config.batchNorm && config.ema !== undefined) {
+    throw new LrpsegError('BAD_INPUT', 'a moving average of the weights (--ema) is not available with batch norms (--batch-norm)');
+  }
+  if (resume && (config.ema !== undefined) !== (resume.average !== undefined)) {
+    throw new LrpsegError('BAD_INPUT', `the checkpoint was trained ${resume.average ? 'with' : 'without'} a moving average of the weights; resume it ${resume.average ? `with --ema ${resume.average.decay}` : 'without --ema'}`);
+  }
+  if (resume?.average && resume.average.decay !== config.ema) {
+    throw new LrpsegError('BAD_INPUT', `the checkpoint averages the weights with decay ${resume.average.decay}, not ${config.ema}`);
+  }
   const bns = resume?.batchNorms ?? (config.batchNorm ? BatchNorms.fresh(model) : undefined);
+  const average = resume?.average ?? (config.ema !== undefined ? WeightAverage.of(model, config.ema) : undefined);
   const optimizer = resume?.optimizer ?? createVggOptimizer(model, config.optimizer, config.lrs, bns);
   const rng = new SeededRng(resume ? resume.rngState : config.seed);
   const history: EpochRecord[] = [...(resume?.history ?? [])];
@@ -158,7 +176,7 @@ export async function trainClassifier(
   let bestEpoch = history.find((r) => r.val.balancedAccuracy === best)?.epoch ?? -1;
 
   const checkpoint = (epoch: number, partial?: PartialEpoch): Promise<Uint8Array> =>
-    saveCheckpoint(model, optimizer, { epoch, rngState: rng.state, extra: { history, ...(partial ? { partial } : {}) } }, bns);
+    saveCheckpoint(model, optimizer, { epoch, rngState: rng.state, extra: { history, ...(partial ? { partial } : {}) } }, bns, average);
 
   for (let epoch = resume?.epoch ?? 0; epoch < config.epochs; epoch++) {
     const carried = epoch === resume?.epoch ? resume.partial : undefined;
@@ -174,6 +192,7 @@ export async function trainClassifier(
         const { loss, logits } = bns
           ? await trainClassifierStepWithBatchNorm(model, bns, optimizer, x, batch.labels, stepOptions)
           : trainClassifierStep(model, optimizer, x, batch.labels, stepOptions);
+        average?.update(model, optimizer.step);
         const [l] = await loss.read();
         const lg = await logits.read();
         loss.dispose();
@@ -193,7 +212,7 @@ export async function trainClassifier(
         }
       }
     }
-    const validated = bns ? await foldBatchNorms(model, bns) : model;
+    const validated = bns ? await foldBatchNorms(model, bns) : average ? await average.model(model) : model;
     const counts = await evaluateClassifier(validated, hooks.validationBatches(), config.decisionClasses);
     if (validated !== model) validated.dispose();
     const val = { ...counts, ...rates(counts) };
@@ -221,11 +240,11 @@ export async function trainClassifier(
 
 /** The model and the state to pass back to trainClassifier from a 'last' checkpoint. */
 export function resumeFromCheckpoint(backend: Model['backend'], bytes: Uint8Array): { model: Model; resume: ResumeState } {
-  const { model, optimizer, state, batchNorms } = loadCheckpoint(backend, bytes);
+  const { model, optimizer, state, batchNorms, average } = loadCheckpoint(backend, bytes);
   const history = (state.extra?.history ?? []) as EpochRecord[];
   const partial = state.extra?.partial as PartialEpoch | undefined;
   return {
     model,
-    resume: { optimizer, epoch: state.epoch, rngState: state.rngState, history, ...(partial ? { partial } : {}), ...(batchNorms ? { batchNorms } : {}) },
+    resume: { optimizer, epoch: state.epoch, rngState: state.rngState, history, ...(partial ? { partial } : {}), ...(batchNorms ? { batchNorms } : {}), ...(average ? { average } : {}) },
   };
 }
