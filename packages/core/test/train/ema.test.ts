@@ -5,9 +5,9 @@ import { buildVgg, loadModel, modelFromParameters, type Model } from '../../src/
 import { parseSafetensors } from '../../src/io/safetensors.js';
 import { emaDecayAt, trainedName, WeightAverage } from '../../src/train/ema.js';
 import {
-  evaluateClassifier, resumeFromCheckpoint, trainClassifier, type ClassifierTrainingConfig, type LabeledBatch, type TrainingHooks,
+  evaluateClassifier, resumeFromCheckpoint, trainClassifier, type ClassifierTrainingConfig, type TrainingHooks,
 } from '../../src/train/trainer.js';
-import { BLOB_VGG_META, blobBatch } from './synthetic.js';
+import { BLOB_VGG_META, blobBatch, blobTrainingHooks } from './synthetic.js';
 
 const b = new CpuBackend();
 const meta = BLOB_VGG_META;
@@ -18,20 +18,7 @@ const config: ClassifierTrainingConfig = {
 const val = blobBatch(new SeededRng(500), 40, 32);
 
 function hooks(saved: Map<string, Uint8Array>): TrainingHooks {
-  return {
-    async *trainBatches(_epoch: number, rng: SeededRng): AsyncIterable<LabeledBatch> {
-      for (;;) {
-        const batch = blobBatch(rng, 8, 32);
-        yield { x: batch.x, labels: batch.labels };
-      }
-    },
-    async *validationBatches() {
-      yield { x: val.x, labels: val.labels };
-    },
-    async saveCheckpoint(bytes, kind) {
-      saved.set(kind, bytes);
-    },
-  };
+  return blobTrainingHooks(val, (bytes, kind) => void saved.set(kind, bytes));
 }
 
 async function weights(m: Model): Promise<Map<string, number[]>> {

@@ -1,6 +1,7 @@
 /** Bright blobs on noise: the paper's idea at toy scale (a defect is a small bright region). */
 import type { ModelMeta } from '../../src/nn/arch.js';
 import { SeededRng } from '../../src/random.js';
+import type { LabeledBatch, TrainingHooks } from '../../src/train/trainer.js';
 
 /** A small VGG for 32 × 32 blob images: what the training tests train. */
 export const BLOB_VGG_META: ModelMeta = {
@@ -35,4 +36,25 @@ export function blobBatch(rng: SeededRng, n: number, size: number): BlobBatch {
     }
   }
   return { x, labels, masks };
+}
+
+/**
+ * Trainer hooks over endless batches of 8 blob images drawn from the trainer's generator, validated on
+ * `val`; checkpoints go to `save`.
+ */
+export function blobTrainingHooks(val: BlobBatch, save: (bytes: Uint8Array, kind: 'last' | 'best') => void): TrainingHooks {
+  return {
+    async *trainBatches(_epoch: number, rng: SeededRng): AsyncIterable<LabeledBatch> {
+      for (;;) {
+        const batch = blobBatch(rng, 8, 32);
+        yield { x: batch.x, labels: batch.labels };
+      }
+    },
+    async *validationBatches() {
+      yield { x: val.x, labels: val.labels };
+    },
+    async saveCheckpoint(bytes, kind) {
+      save(bytes, kind);
+    },
+  };
 }

@@ -3,8 +3,8 @@ import { CpuBackend } from '../../src/cpu/backend.js';
 import { SeededRng } from '../../src/random.js';
 import { buildVgg } from '../../src/nn/model.js';
 import { lrScaleAt } from '../../src/train/schedule.js';
-import { resumeFromCheckpoint, trainClassifier, type ClassifierTrainingConfig, type LabeledBatch, type TrainingHooks } from '../../src/train/trainer.js';
-import { BLOB_VGG_META, blobBatch } from './synthetic.js';
+import { resumeFromCheckpoint, trainClassifier, type ClassifierTrainingConfig, type TrainingHooks } from '../../src/train/trainer.js';
+import { BLOB_VGG_META, blobBatch, blobTrainingHooks } from './synthetic.js';
 
 const b = new CpuBackend();
 const meta = BLOB_VGG_META;
@@ -14,22 +14,10 @@ const config: ClassifierTrainingConfig = {
 };
 
 function hooks(saved: Map<string, Uint8Array>): TrainingHooks {
-  const val = blobBatch(new SeededRng(500), 40, 32);
-  return {
-    async *trainBatches(_epoch: number, rng: SeededRng): AsyncIterable<LabeledBatch> {
-      for (;;) {
-        const batch = blobBatch(rng, 8, 32);
-        yield { x: batch.x, labels: batch.labels };
-      }
-    },
-    async *validationBatches() {
-      yield { x: val.x, labels: val.labels };
-    },
-    async saveCheckpoint(bytes, kind) {
-      saved.set(kind, bytes);
-      if (!saved.has('epoch1')) saved.set('epoch1', bytes);
-    },
-  };
+  return blobTrainingHooks(blobBatch(new SeededRng(500), 40, 32), (bytes, kind) => {
+    saved.set(kind, bytes);
+    if (!saved.has('epoch1')) saved.set('epoch1', bytes);
+  });
 }
 
 describe('trainer', () => {
