@@ -311,6 +311,8 @@ export async function trainClassifierCommand(o: ClassifierTrainOptions, io: CliI
     const stepsPerEpoch = o.stepsPerEpoch ?? trainLoader.batchesPerEpoch;
     if (stepsPerEpoch < 1) throw new LrpsegError('BAD_INPUT', `train: ${entries.length} training images make no batch of ${o.batchSize}`);
 
+    const emaDecay = o.ema ?? resume?.average?.decay;
+    if (emaDecay !== undefined && !o.quiet) io.stderr(`train: validating, keeping and saving the weights' moving average (decay ${emaDecay})\n`);
     const logLines: string[] = resume ? (await readFile(logFile, 'utf8').catch(() => '')).split('\n').filter((l) => l.length > 0) : [];
     let bar: Progress | null = null;
     let meter = new StepMeter();
@@ -328,7 +330,7 @@ export async function trainClassifierCommand(o: ClassifierTrainOptions, io: CliI
         // a resumed run keeps the checkpoint's choice; --batch-norm on a checkpoint without is refused
         ...(o.batchNorm || resume?.batchNorms !== undefined ? { batchNorm: true } : {}),
         // likewise the moving average: a resumed run keeps the checkpoint's decay unless --ema names another
-        ...((o.ema ?? resume?.average?.decay) !== undefined ? { ema: o.ema ?? resume?.average?.decay } : {}),
+        ...(emaDecay !== undefined ? { ema: emaDecay } : {}),
         decisionClasses: manifest.labels.length,
         patience: o.patience,
         minEpochs: o.minEpochs ?? 0,
