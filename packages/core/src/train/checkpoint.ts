@@ -53,9 +53,7 @@ export async function saveCheckpoint(
     await store(model, unfoldedName(''));
     entries.push(...(await bns.entries()));
   } else if (average) {
-    const averaged = await average.model(model);
-    await store(averaged);
-    averaged.dispose();
+    entries.push(...(await average.entries()));
     await store(model, trainedName(''));
   } else {
     await store(model);
@@ -67,6 +65,22 @@ export async function saveCheckpoint(
     ...(bns ? { batch_norm: true } : {}), ...(average ? { ema: average.decay } : {}), ...state,
   };
   return serializeSafetensors(entries, { lrpseg: JSON.stringify(model.meta), lrpseg_train: JSON.stringify(stored) });
+}
+
+/**
+ * The network being trained, when a checkpoint's model tensors hold another one (the folded or averaged
+ * network that was validated) and the trained weights lie beside them under `nameOf(param)`.
+ */
+function storedBeside(
+  backend: Backend, meta: Model['meta'], tensors: ReadonlyMap<string, { readonly data: Float32Array }>, nameOf: (param: string) => string, what: string,
+): Model {
+  return modelFromParameters(backend, meta, (name, shape) => {
+    const t = tensors.get(nameOf(name));
+    if (!t || t.data.length !== shape.reduce((a, d) => a * d, 1)) {
+      throw new LrpsegError('BAD_MODEL_FILE', `checkpoint ${what} has no tensor "${nameOf(name)}" of the model's shape`);
+    }
+    return t.data;
+  });
 }
 
 export function loadCheckpoint(
@@ -90,24 +104,12 @@ export function loadCheckpoint(
   if (stored.ema !== undefined) {
     if (typeof stored.ema !== 'number' || !(stored.ema > 0 && stored.ema < 1)) throw new LrpsegError('BAD_MODEL_FILE', 'checkpoint: "ema" is not a decay in (0, 1)');
     const averaged = model;
-    model = modelFromParameters(backend, averaged.meta, (name, shape) => {
-      const t = file.tensors.get(trainedName(name));
-      if (!t || t.data.length !== shape.reduce((a, d) => a * d, 1)) {
-        throw new LrpsegError('BAD_MODEL_FILE', `checkpoint with a moving average of the weights has no tensor "${trainedName(name)}" of the model's shape`);
-      }
-      return t.data;
-    });
+    model = storedBeside(backend, averaged.meta, file.tensors, trainedName, 'with a moving average of the weights');
     averaged.dispose();
     average = WeightAverage.fromTensors(model, stored.ema, file.tensors);
   } else if (stored.batch_norm === true) {
     const folded = model;
-    model = modelFromParameters(backend, folded.meta, (name, shape) => {
-      const t = file.tensors.get(unfoldedName(name));
-      if (!t || t.data.length !== shape.reduce((a, d) => a * d, 1)) {
-        throw new LrpsegError('BAD_MODEL_FILE', `checkpoint trained with batch norms has no tensor "${unfoldedName(name)}" of the model's shape`);
-      }
-      return t.data;
-    });
+    model = storedBeside(backend, folded.meta, file.tensors, unfoldedName, 'trained with batch norms');
     folded.dispose();
     batchNorms = BatchNorms.fromTensors(model, file.tensors);
   }

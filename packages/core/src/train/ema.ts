@@ -60,14 +60,20 @@ export class WeightAverage {
     }
   }
 
+  /** The average's values on the host, under the model's parameter names (as a checkpoint stores them). */
+  async entries(): Promise<[string, StoredTensor][]> {
+    const out: [string, StoredTensor][] = [];
+    for (const [name, t] of this.values) out.push([name, { shape: t.shape, data: await t.read() }]);
+    return out;
+  }
+
   /** The averaged network as a model of its own (the caller disposes it). */
   async model(like: Model): Promise<Model> {
-    const host = new Map<string, Float32Array>();
-    for (const [name, t] of this.values) host.set(name, await t.read());
+    const host = new Map(await this.entries());
     return modelFromParameters(like.backend, like.meta, (name) => {
       const v = host.get(name);
       if (!v) throw new LrpsegError('BAD_INPUT', `WeightAverage: no average for ${name}`);
-      return v;
+      return v.data;
     });
   }
 
