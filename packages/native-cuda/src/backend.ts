@@ -10,8 +10,9 @@ import {
   type SgdParams, type Shape, type Tensor,
 } from '@lrpseg/core';
 import {
-  checkAdamStep, checkAffine, checkClassWeights, checkDataLength, checkGradShape, checkReshape, checkSameAll, checkSelectClass,
-  checkShapeValid, checkSlice, checkRelevance,
+  checkAdamArgs, checkAffine, checkClassWeights, checkDataLength, checkReshape, checkSelectClass, checkSgdArgs, checkShapeValid,
+  checkSlice, conv2dGradShape, convTranspose2x2GradShape, linearGradShape, lrpConv2dShape, lrpLinearShape, lrpMaxPool2dShape,
+  maxPool2dGradShape,
 } from '@lrpseg/core';
 import { convProblem, convT2Problem, linearProblem, packGemm, type ConvProblem, type GemmSpec } from './gemm.js';
 import { asLrpsegError, type DeviceInfo, type NativeContext } from './native.js';
@@ -357,8 +358,7 @@ export class CudaBackend implements Backend, RelevanceDevice {
     const tdy = this.own(op, dy);
     const tx = this.own(op, x);
     const tw = this.own(op, w);
-    const yShape = conv2dShape(op, x, w, null, p);
-    checkGradShape(op, dy, yShape, `x ${fmtShape(x.shape)} and w ${fmtShape(w.shape)}`);
+    conv2dGradShape(op, dy, x, w, p);
     const prob = convProblem(x.shape, w.shape, p.stride, p.padding);
     const dx = needDx ? this.produce(x.shape, op, (t) => this.gemm({ kind: 'dgrad', p: prob, wt: tw.ptr, x: tdy.ptr, mulmode: [1], out: t.ptr }, op)) : null;
     try {
@@ -375,8 +375,7 @@ export class CudaBackend implements Backend, RelevanceDevice {
     const tdy = this.own(op, dy);
     const tx = this.own(op, x);
     const tw = this.own(op, w);
-    const yShape = convTranspose2x2Shape(op, x, w, null);
-    checkGradShape(op, dy, yShape, `x ${fmtShape(x.shape)} and w ${fmtShape(w.shape)}`);
+    convTranspose2x2GradShape(op, dy, x, w);
     const [n, ci, h, wd] = x.shape;
     const co = w.shape[1];
     const prob = convT2Problem(n, ci, co, h, wd);
@@ -401,8 +400,7 @@ export class CudaBackend implements Backend, RelevanceDevice {
     const op = 'maxPool2dBackward';
     const tdy = this.own(op, dy);
     const tx = this.own(op, x);
-    const yShape = pool2dShape(op, x, p);
-    checkGradShape(op, dy, yShape, `x ${fmtShape(x.shape)}`);
+    const yShape = maxPool2dGradShape(op, dy, x, p);
     return this.produce(x.shape, op, (t) => this.call('maxPoolBackward', [tdy.ptr, tx.ptr, t.ptr, ...this.poolGeom(x.shape, yShape, p)], op));
   }
 
@@ -411,8 +409,7 @@ export class CudaBackend implements Backend, RelevanceDevice {
     const tdy = this.own(op, dy);
     const tx = this.own(op, x);
     const tw = this.own(op, w);
-    const yShape = linearShape(op, x, w, null);
-    checkGradShape(op, dy, yShape, `x ${fmtShape(x.shape)} and w ${fmtShape(w.shape)}`);
+    linearGradShape(op, dy, x, w);
     const [n, inF] = x.shape;
     const outF = w.shape[0];
     const prob = linearProblem(n, inF, outF);
@@ -447,7 +444,7 @@ export class CudaBackend implements Backend, RelevanceDevice {
     const tp = this.own(op, param);
     const tg = this.own(op, grad);
     const tm = this.own(op, momentum);
-    checkSameAll(op, [['param', param], ['grad', grad], ['momentum', momentum]]);
+    checkSgdArgs(op, param, grad, momentum);
     this.native(op, () => this.call('sgd', [tp.ptr, tg.ptr, tm.ptr, param.size, p.lr, p.momentum, p.weightDecay, p.nesterov ? 1 : 0], op));
   }
 
@@ -457,8 +454,7 @@ export class CudaBackend implements Backend, RelevanceDevice {
     const tg = this.own(op, grad);
     const tm = this.own(op, m);
     const tv = this.own(op, v);
-    checkSameAll(op, [['param', param], ['grad', grad], ['m', m], ['v', v]]);
-    checkAdamStep(op, p.step);
+    checkAdamArgs(op, param, grad, m, v, p.step);
     this.native(op, () =>
       this.call('adam', [tp.ptr, tg.ptr, tm.ptr, tv.ptr, param.size, p.lr, p.beta1, p.beta2, p.eps, p.weightDecay, p.step, p.decoupled ? 1 : 0], op));
   }
@@ -472,8 +468,7 @@ export class CudaBackend implements Backend, RelevanceDevice {
     const tw = this.own(op, w);
     const tb = b ? this.own(op, b) : null;
     const tz = z ? this.own(op, z) : undefined;
-    const yShape = conv2dShape(op, a, w, b, p);
-    checkRelevance(op, r, z, yShape, `a ${fmtShape(a.shape)} and w ${fmtShape(w.shape)}`);
+    lrpConv2dShape(op, a, r, w, b, p, z);
     const prob = convProblem(a.shape, w.shape, p.stride, p.padding);
     return this.produce(a.shape, op, (out) =>
       relevance(this, rule, { p: prob, a: ta.ptr, aNonNegative: ta.nonNegative, r: tr.ptr, wt: tw.ptr, bias: tb?.ptr ?? null, z: tz?.ptr, out: out.ptr }, op));
@@ -486,8 +481,7 @@ export class CudaBackend implements Backend, RelevanceDevice {
     const tw = this.own(op, w);
     const tb = b ? this.own(op, b) : null;
     const tz = z ? this.own(op, z) : undefined;
-    const yShape = linearShape(op, a, w, b);
-    checkRelevance(op, r, z, yShape, `a ${fmtShape(a.shape)} and w ${fmtShape(w.shape)}`);
+    lrpLinearShape(op, a, r, w, b, z);
     const prob = linearProblem(a.shape[0], a.shape[1], w.shape[0]);
     return this.produce(a.shape, op, (out) =>
       relevance(this, rule, { p: prob, a: ta.ptr, aNonNegative: ta.nonNegative, r: tr.ptr, wt: tw.ptr, bias: tb?.ptr ?? null, z: tz?.ptr, out: out.ptr }, op));
@@ -497,8 +491,7 @@ export class CudaBackend implements Backend, RelevanceDevice {
     const op = 'lrpMaxPool2d';
     const ta = this.own(op, a);
     const tr = this.own(op, r);
-    const yShape = pool2dShape(op, a, p);
-    checkRelevance(op, r, undefined, yShape, `a ${fmtShape(a.shape)}`);
+    const yShape = lrpMaxPool2dShape(op, a, r, p);
     return this.produce(a.shape, op, (out) => this.call('lrpMaxPool', [ta.ptr, tr.ptr, out.ptr, rule === 'avg' ? 1 : 0, ...this.poolGeom(a.shape, yShape, p)], op));
   }
 

@@ -17,8 +17,9 @@ import {
 } from '@lrpseg/core';
 import { BufferPool } from './buffer-pool.js';
 import {
-  checkAdamStep, checkAffine, checkClassWeights, checkDataLength, checkGradShape, checkReshape, checkSameAll, checkSelectClass,
-  checkShapeValid, checkSlice,
+  checkAdamArgs, checkAffine, checkClassWeights, checkDataLength, checkReshape, checkSelectClass, checkSgdArgs, checkShapeValid,
+  checkSlice, conv2dGradShape, convTranspose2x2GradShape, linearGradShape, lrpConv2dShape, lrpLinearShape, lrpMaxPool2dShape,
+  maxPool2dGradShape,
 } from '@lrpseg/core';
 import { CommandQueue } from './command-queue.js';
 import type { AcquiredDevice, WebgpuOptions } from './device.js';
@@ -544,8 +545,7 @@ export class WebgpuBackend implements Backend {
     const tdy = this.own(op, dy);
     const tx = this.own(op, x);
     const tw = this.own(op, w);
-    const yShape = conv2dShape(op, x, w, null, p);
-    checkGradShape(op, dy, yShape, `x ${fmtShape(x.shape)} and w ${fmtShape(w.shape)}`);
+    const yShape = conv2dGradShape(op, dy, x, w, p);
     return this.convGrads(op, this.convGeometry(x.shape, w.shape, p, yShape), tdy, tx, tw, x.shape, w.shape, needDx);
   }
 
@@ -555,8 +555,7 @@ export class WebgpuBackend implements Backend {
     const tdy = this.own(op, dy);
     const tx = this.own(op, x);
     const tw = this.own(op, w);
-    const yShape = linearShape(op, x, w, null);
-    checkGradShape(op, dy, yShape, `x ${fmtShape(x.shape)} and w ${fmtShape(w.shape)}`);
+    linearGradShape(op, dy, x, w);
     return this.convGrads(op, this.linearGeometry(x.shape, w.shape), tdy, tx, tw, x.shape, w.shape, needDx);
   }
 
@@ -566,8 +565,7 @@ export class WebgpuBackend implements Backend {
     const tdy = this.own(op, dy);
     const tx = this.own(op, x);
     const tw = this.own(op, w);
-    const yShape = convTranspose2x2Shape(op, x, w, null);
-    checkGradShape(op, dy, yShape, `x ${fmtShape(x.shape)} and w ${fmtShape(w.shape)}`);
+    convTranspose2x2GradShape(op, dy, x, w);
     const [n, ci, h, wd] = x.shape;
     const co = w.shape[1];
     const params = { NB: n, CI: ci, CO: co, H: h, W: wd };
@@ -585,8 +583,7 @@ export class WebgpuBackend implements Backend {
     this.begin(op);
     const tdy = this.own(op, dy);
     const tx = this.own(op, x);
-    const yShape = pool2dShape(op, x, p);
-    checkGradShape(op, dy, yShape, `x ${fmtShape(x.shape)}`);
+    const yShape = maxPool2dGradShape(op, dy, x, p);
     const out = this.alloc(op, x.shape);
     this.map(poolBackKernel('wta'), x.size, this.poolParams(x.shape, yShape, p), [tx.buffer, tdy.buffer, out.buffer]);
     return out;
@@ -608,7 +605,7 @@ export class WebgpuBackend implements Backend {
     const tp = this.own(op, param);
     const tg = this.own(op, grad);
     const tm = this.own(op, momentum);
-    checkSameAll(op, [['param', param], ['grad', grad], ['momentum', momentum]]);
+    checkSgdArgs(op, param, grad, momentum);
     this.map(sgdKernel(p.momentum !== 0, p.nesterov === true), param.size, { lr: p.lr, mu: p.momentum, wd: p.weightDecay }, [tp.buffer, tg.buffer, tm.buffer]);
   }
 
@@ -619,8 +616,7 @@ export class WebgpuBackend implements Backend {
     const tg = this.own(op, grad);
     const tm = this.own(op, m);
     const tv = this.own(op, v);
-    checkSameAll(op, [['param', param], ['grad', grad], ['m', m], ['v', v]]);
-    checkAdamStep(op, p.step);
+    checkAdamArgs(op, param, grad, m, v, p.step);
     const bc1 = 1 - Math.pow(p.beta1, p.step);
     const bc2sqrt = Math.sqrt(1 - Math.pow(p.beta2, p.step));
     this.map(adamKernel(p.decoupled === true), param.size,
@@ -629,12 +625,6 @@ export class WebgpuBackend implements Backend {
   }
 
   // ---- relevance ---------------------------------------------------------------------------------------------
-
-  private checkRelevance(op: string, r: Tensor, z: Tensor | undefined, yShape: Shape, from: string): void {
-    const same = (s: Shape): boolean => s.length === yShape.length && s.every((d, i) => d === yShape[i]);
-    if (!same(r.shape)) throw new LrpsegError('SHAPE_MISMATCH', `${op}: r ${fmtShape(r.shape)} does not match the output shape ${fmtShape(yShape)} of ${from}`);
-    if (z && !same(z.shape)) throw new LrpsegError('SHAPE_MISMATCH', `${op}: z ${fmtShape(z.shape)} does not match the output shape ${fmtShape(yShape)} of ${from}`);
-  }
 
   private relevance(op: string, g: ConvGeometryValues, a: Tensor, r: Tensor, w: Tensor, b: Tensor | null, rule: Rule, z: Tensor | undefined): Tensor {
     const ta = this.own(op, a);
@@ -658,8 +648,7 @@ export class WebgpuBackend implements Backend {
     const op = 'lrpConv2d';
     this.begin(op);
     for (const t of [a, r, w, ...(b ? [b] : []), ...(z ? [z] : [])]) this.own(op, t);
-    const yShape = conv2dShape(op, a, w, b, p);
-    this.checkRelevance(op, r, z, yShape, `a ${fmtShape(a.shape)} and w ${fmtShape(w.shape)}`);
+    const yShape = lrpConv2dShape(op, a, r, w, b, p, z);
     return this.relevance(op, this.convGeometry(a.shape, w.shape, p, yShape), a, r, w, b, rule, z);
   }
 
@@ -667,8 +656,7 @@ export class WebgpuBackend implements Backend {
     const op = 'lrpLinear';
     this.begin(op);
     for (const t of [a, r, w, ...(b ? [b] : []), ...(z ? [z] : [])]) this.own(op, t);
-    const yShape = linearShape(op, a, w, b);
-    this.checkRelevance(op, r, z, yShape, `a ${fmtShape(a.shape)} and w ${fmtShape(w.shape)}`);
+    lrpLinearShape(op, a, r, w, b, z);
     return this.relevance(op, this.linearGeometry(a.shape, w.shape), a, r, w, b, rule, z);
   }
 
@@ -677,8 +665,7 @@ export class WebgpuBackend implements Backend {
     this.begin(op);
     const ta = this.own(op, a);
     const tr = this.own(op, r);
-    const yShape = pool2dShape(op, a, p);
-    this.checkRelevance(op, r, undefined, yShape, `a ${fmtShape(a.shape)}`);
+    const yShape = lrpMaxPool2dShape(op, a, r, p);
     const out = this.alloc(op, a.shape);
     this.map(poolBackKernel(rule), a.size, this.poolParams(a.shape, yShape, p), [ta.buffer, tr.buffer, out.buffer]);
     return out;

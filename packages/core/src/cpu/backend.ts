@@ -13,8 +13,9 @@ import {
 } from '../shapes.js';
 import { sizeOf, type Shape, type Tensor } from '../tensor.js';
 import {
-  checkAdamStep, checkAffine, checkClassWeights, checkDataLength, checkGradShape, checkReshape, checkSameAll, checkSelectClass,
-  checkShapeValid, checkSlice,
+  checkAdamArgs, checkAffine, checkClassWeights, checkDataLength, checkReshape, checkSelectClass, checkSgdArgs, checkShapeValid,
+  checkSlice, conv2dGradShape, convTranspose2x2GradShape, linearGradShape, lrpConv2dShape, lrpLinearShape, lrpMaxPool2dShape,
+  maxPool2dGradShape,
 } from '../checks.js';
 import { conv2dBackwardData, conv2dBackwardFilter, conv2dForward, convGeometry } from './kernels/conv.js';
 import { convT2Geometry, convTranspose2x2Backward, convTranspose2x2Forward } from './kernels/convtranspose.js';
@@ -225,8 +226,7 @@ export class CpuBackend implements Backend {
     const tdy = this.own(op, dy);
     const tx = this.own(op, x);
     const tw = this.own(op, w);
-    const yShape = conv2dShape(op, x, w, null, p);
-    checkGradShape(op, dy, yShape, `x ${fmtShape(x.shape)} and w ${fmtShape(w.shape)}`);
+    conv2dGradShape(op, dy, x, w, p);
     const g = convGeometry(x.shape, w.shape, p);
     const dx = needDx ? this.out(x.shape, conv2dBackwardData(tdy.data, tw.data, g, this.gemm)) : null;
     const { dw, db } = conv2dBackwardFilter(tdy.data, tx.data, g, this.gemm);
@@ -238,8 +238,7 @@ export class CpuBackend implements Backend {
     const tdy = this.own(op, dy);
     const tx = this.own(op, x);
     const tw = this.own(op, w);
-    const yShape = convTranspose2x2Shape(op, x, w, null);
-    checkGradShape(op, dy, yShape, `x ${fmtShape(x.shape)} and w ${fmtShape(w.shape)}`);
+    convTranspose2x2GradShape(op, dy, x, w);
     const r = convTranspose2x2Backward(tdy.data, tx.data, tw.data, convT2Geometry(x.shape, w.shape), this.gemm);
     return { dx: this.out(x.shape, r.dx), dw: this.out(w.shape, r.dw), db: this.out([w.shape[1]], r.db) };
   }
@@ -248,8 +247,7 @@ export class CpuBackend implements Backend {
     const op = 'maxPool2dBackward';
     const tdy = this.own(op, dy);
     const tx = this.own(op, x);
-    const yShape = pool2dShape(op, x, p);
-    checkGradShape(op, dy, yShape, `x ${fmtShape(x.shape)}`);
+    maxPool2dGradShape(op, dy, x, p);
     return this.out(x.shape, maxPool2dBackward(tdy.data, tx.data, poolGeometry(x.shape, p)));
   }
 
@@ -258,8 +256,7 @@ export class CpuBackend implements Backend {
     const tdy = this.own(op, dy);
     const tx = this.own(op, x);
     const tw = this.own(op, w);
-    const yShape = linearShape(op, x, w, null);
-    checkGradShape(op, dy, yShape, `x ${fmtShape(x.shape)} and w ${fmtShape(w.shape)}`);
+    linearGradShape(op, dy, x, w);
     const [n, inF] = x.shape;
     const outF = w.shape[0];
     const dx = needDx ? this.out(x.shape, linearBackwardData(tdy.data, tw.data, n, inF, outF, this.gemm)) : null;
@@ -288,7 +285,7 @@ export class CpuBackend implements Backend {
     const tp = this.own(op, param);
     const tg = this.own(op, grad);
     const tm = this.own(op, momentum);
-    checkSameAll(op, [['param', param], ['grad', grad], ['momentum', momentum]]);
+    checkSgdArgs(op, param, grad, momentum);
     sgdStep(tp.data, tg.data, tm.data, p);
   }
 
@@ -298,8 +295,7 @@ export class CpuBackend implements Backend {
     const tg = this.own(op, grad);
     const tm = this.own(op, m);
     const tv = this.own(op, v);
-    checkSameAll(op, [['param', param], ['grad', grad], ['m', m], ['v', v]]);
-    checkAdamStep(op, p.step);
+    checkAdamArgs(op, param, grad, m, v, p.step);
     adamStep(tp.data, tg.data, tm.data, tv.data, p);
   }
 
@@ -312,8 +308,7 @@ export class CpuBackend implements Backend {
     const tw = this.own(op, w);
     const tb = b ? this.own(op, b) : null;
     const tz = z ? this.own(op, z) : undefined;
-    const yShape = conv2dShape(op, a, w, b, p);
-    this.checkRelevance(op, r, z, yShape, `a ${fmtShape(a.shape)} and w ${fmtShape(w.shape)}`);
+    lrpConv2dShape(op, a, r, w, b, p, z);
     return this.out(a.shape, lrpConv2dCpu(ta, tr, tw, tb, p, rule, tz, this.gemm));
   }
 
@@ -324,8 +319,7 @@ export class CpuBackend implements Backend {
     const tw = this.own(op, w);
     const tb = b ? this.own(op, b) : null;
     const tz = z ? this.own(op, z) : undefined;
-    const yShape = linearShape(op, a, w, b);
-    this.checkRelevance(op, r, z, yShape, `a ${fmtShape(a.shape)} and w ${fmtShape(w.shape)}`);
+    lrpLinearShape(op, a, r, w, b, z);
     return this.out(a.shape, lrpLinearCpu(ta, tr, tw, tb, rule, tz, this.gemm));
   }
 
@@ -333,15 +327,8 @@ export class CpuBackend implements Backend {
     const op = 'lrpMaxPool2d';
     const ta = this.own(op, a);
     const tr = this.own(op, r);
-    const yShape = pool2dShape(op, a, p);
-    this.checkRelevance(op, r, undefined, yShape, `a ${fmtShape(a.shape)}`);
+    lrpMaxPool2dShape(op, a, r, p);
     return this.out(a.shape, lrpMaxPool2dCpu(ta, tr, p, rule));
-  }
-
-  private checkRelevance(op: string, r: Tensor, z: Tensor | undefined, yShape: Shape, from: string): void {
-    const same = (s: Shape): boolean => s.length === yShape.length && s.every((d, i) => d === yShape[i]);
-    if (!same(r.shape)) throw new LrpsegError('SHAPE_MISMATCH', `${op}: r ${fmtShape(r.shape)} does not match the output shape ${fmtShape(yShape)} of ${from}`);
-    if (z && !same(z.shape)) throw new LrpsegError('SHAPE_MISMATCH', `${op}: z ${fmtShape(z.shape)} does not match the output shape ${fmtShape(yShape)} of ${from}`);
   }
 
   async destroy(): Promise<void> {

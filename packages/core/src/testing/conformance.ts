@@ -548,6 +548,12 @@ export function backendConformance(label: string, make: () => Promise<Backend>, 
         ['sgdStep', (z) => be.sgdStep(z([2, 3]), z([2, 3]), z([3, 2]), { lr: 0.1, momentum: 0.9, weightDecay: 0 }), [[2, 3], [3, 2]]],
         ['sgdStep', (z) => be.sgdStep(z([2, 3]), z([3]), z([2, 3]), { lr: 0.1, momentum: 0.9, weightDecay: 0 }), [[2, 3], [3]]],
         ['adamStep', (z) => be.adamStep(z([4]), z([4]), z([4]), z([5]), { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, step: 1 }), [[4], [5]]],
+        ['lrpConv2d', (z) => be.lrpConv2d(z([1, 3, 8, 8]), z([1, 4, 7, 8]), z([4, 3, 3, 3]), null, { stride: 1, padding: 1 }, { kind: 'epsilon', epsilon: 0.25 }), [[1, 4, 7, 8], [1, 3, 8, 8], [4, 3, 3, 3]]],
+        ['lrpConv2d', (z) => be.lrpConv2d(z([1, 3, 8, 8]), z([1, 4, 8, 8]), z([4, 3, 3, 3]), null, { stride: 1, padding: 1 }, { kind: 'gamma', gamma: 0.25 }, z([1, 4, 8, 7])), [[1, 4, 8, 7], [1, 4, 8, 8]]],
+        ['lrpConv2d', (z) => be.lrpConv2d(z([1, 2, 8, 8]), z([1, 4, 8, 8]), z([4, 3, 3, 3]), null, { stride: 1, padding: 1 }, { kind: 'epsilon', epsilon: 0.25 }), [[1, 2, 8, 8], [4, 3, 3, 3]]],
+        ['lrpLinear', (z) => be.lrpLinear(z([2, 5]), z([2, 4]), z([3, 5]), null, { kind: 'epsilon', epsilon: 0.25 }), [[2, 4], [2, 5], [3, 5]]],
+        ['lrpLinear', (z) => be.lrpLinear(z([2, 5]), z([2, 3]), z([3, 5]), z([3]), { kind: 'alphabeta', alpha: 2, beta: 1 }, z([3, 3])), [[3, 3], [2, 3]]],
+        ['lrpMaxPool2d', (z) => be.lrpMaxPool2d(z([1, 3, 8, 8]), z([1, 3, 4, 3]), { kernel: 2, stride: 2 }, 'wta'), [[1, 3, 4, 3], [1, 3, 8, 8]]],
       ];
       cases.forEach(([op, call, shapes], i) => {
         it(`${op} #${i}: ${shapes.map(fmtShape).join(' vs ') || 'too small'}`, () => {
