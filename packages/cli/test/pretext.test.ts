@@ -119,6 +119,25 @@ describe.skipIf(!have)('lrpseg train pretext', () => {
     expect(rot.stderr).toMatch(/missing/);
   });
 
+  it('--task cutpaste refuses a train subset without a defect-free image', async () => {
+    const m = manifest(6, true);
+    const defectsOnly = path.join(dir, 'defects-only.json');
+    writeFileSync(defectsOnly, serializeManifest({ ...m, subsets: { ...m.subsets, train: m.subsets.train.filter((e) => e.label === 1) } }));
+    const r = await lrpseg('train', 'pretext', '--task', 'cutpaste', '--manifest', defectsOnly, ...small, '--epochs', '1', '--out', path.join(dir, 'no-free'));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/has no defect-free image/);
+  });
+
+  it('offers no early stopping, which it has no validation for', async () => {
+    const help = await lrpseg('train', 'pretext', '--help');
+    expect(help.code).toBe(0);
+    expect(help.stdout).not.toMatch(/--patience|--min-epochs|per label/);
+    expect(help.stdout).toMatch(/--limit <n> +at most n train images/);
+    const r = await lrpseg('train', 'pretext', '--manifest', pretextSplit, ...small, '--patience', '2', '--out', path.join(dir, 'stop'));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/unknown option '--patience'/);
+  });
+
   it('refuses a manifest whose train subset is empty', async () => {
     const empty = path.join(dir, 'empty.json');
     const m = manifest(2, false);

@@ -412,8 +412,9 @@ interface PretextLabeller {
   readonly classes: readonly string[];
   /** Flips are off for rotation: a vertical flip is a half turn composed with a horizontal flip, which would blur k = 0 with k = 2. */
   readonly augment: TrainAugment;
-  /** Which train images the task uses. */
+  /** Which train images the task uses, and what to call them when there are none. */
   readonly uses: (e: ManifestEntry) => boolean;
+  readonly imagesUsed: string;
   /** Labels drawn from `rng` (or all `fixed`), the batch made to match. */
   label(x: Float32Array, shape: readonly number[], rng: SeededRng, fixed?: number): LabeledBatch;
 }
@@ -430,6 +431,7 @@ const PRETEXT_LABELLERS: Readonly<Record<PretextTask, PretextLabeller>> = {
     classes: ROTATION_CLASSES,
     augment: { flips: false, warp: null },
     uses: () => true,
+    imagesUsed: 'image',
     label(x, shape, rng, fixed) {
       const [n, c, s] = squareShape(shape, 'rotation prediction');
       const ks = Array.from({ length: n }, () => fixed ?? rng.int(4));
@@ -442,6 +444,7 @@ const PRETEXT_LABELLERS: Readonly<Record<PretextTask, PretextLabeller>> = {
     classes: CUTPASTE_CLASSES,
     augment: CLASSIFIER_AUGMENT,
     uses: (e) => e.label === 0,
+    imagesUsed: 'defect-free image',
     label(x, shape, rng, fixed) {
       const [n, c, s] = squareShape(shape, 'CutPaste');
       const labels = Array.from({ length: n }, () => fixed ?? rng.int(CUTPASTE_CLASSES.length));
@@ -460,7 +463,7 @@ export async function trainPretextCommand(o: PretextTrainOptions, io: CliIo): Pr
   const task = PRETEXT_LABELLERS[o.task];
   const { manifest, root } = await openManifest(o.manifest, o.data);
   let images = new SeededRng(o.seed).shuffle(requireSubset(manifest, 'train', o.manifest).filter(task.uses));
-  if (images.length === 0) throw new LrpsegError('BAD_INPUT', `train pretext --task ${o.task}: the "train" subset of ${o.manifest} has no defect-free image`);
+  if (images.length === 0) throw new LrpsegError('BAD_INPUT', `train pretext --task ${o.task}: the "train" subset of ${o.manifest} has no ${task.imagesUsed}`);
   if (o.limit !== undefined) images = images.slice(0, o.limit);
   const held = Math.floor(images.length * o.holdOut);
   const heldOut = images.slice(0, held);
@@ -648,8 +651,10 @@ function listArg(name: string): (v: string) => string[] {
   };
 }
 
-function commonOptions(cmd: Command): Command {
-  return cmd
+/** `validated`: trained with a validation subset (classifier, U-Net), which early stopping and a per-label --limit need; `pretext` has neither. */
+function commonOptions(cmd: Command, kind: 'validated' | 'pretext' = 'validated'): Command {
+  const validated = kind === 'validated';
+  cmd
     .requiredOption('--manifest <file>', 'split manifest from `lrpseg data split`')
     .option('--data <dir>', "data set root (default: the manifest's root)")
     .requiredOption('-o, --out <dir>', 'output folder')
@@ -659,16 +664,22 @@ function commonOptions(cmd: Command): Command {
     .addOption(new Option('--optimizer <kind>', 'optimiser').choices(['adam', 'adamw', 'sgd']).default('adam'))
     .option('--weight-decay <w>', 'weight decay', floatArg('--weight-decay'), 0)
     .option('--warmup <steps>', 'linear learning-rate warm-up steps', intArg(0), 0)
-    .addOption(new Option('--schedule <kind>', 'learning-rate schedule after warm-up').choices(['constant', 'cosine']).default('constant'))
-    .option('--patience <epochs>', 'stop after this many epochs without improvement (0: never)', intArg(0), 0)
-    .option('--min-epochs <n>', 'with --patience: never stop before this many epochs (a run from scratch can sit at chance at first)', intArg(0), 0)
+    .addOption(new Option('--schedule <kind>', 'learning-rate schedule after warm-up').choices(['constant', 'cosine']).default('constant'));
+  if (validated) {
+    cmd
+      .option('--patience <epochs>', 'stop after this many epochs without improvement (0: never)', intArg(0), 0)
+      .option('--min-epochs <n>', 'with --patience: never stop before this many epochs (a run from scratch can sit at chance at first)', intArg(0), 0);
+  }
+  return cmd
     .option('--size <n>', 'input size (square)', intArg(8, 4096), 224)
     .option('--seed <n>', 'seed of initialisation, sampling, augmentation and dropout', intArg(0), 0)
     .addOption(new Option('--backend <name>', 'compute backend').choices([...BACKEND_NAMES]).default('cpu'))
     .addOption(new Option('--threads <n>', 'CPU backend worker threads').argParser(intArg(1, 1024)))
     .addOption(new Option('--device <n>', 'GPU index (cuda)').argParser(intArg(0, 64)))
     .addOption(new Option('--workers <n>', 'data loading worker threads').argParser(intArg(0, 64)))
-    .addOption(new Option('--limit <n>', 'at most n training and n validation images per label (quick runs)').argParser(intArg(1)))
+    .addOption(
+      new Option('--limit <n>', validated ? 'at most n training and n validation images per label (quick runs)' : 'at most n train images (quick runs)').argParser(intArg(1)),
+    )
     .option('-q, --quiet', 'no progress on stderr')
     .option('--debug', 'print stack traces of unexpected errors');
 }
@@ -685,8 +696,8 @@ function common(opts: Record<string, unknown>): CommonTrainOptions {
     weightDecay: opts.weightDecay as number,
     warmup: opts.warmup as number,
     schedule: opts.schedule as 'constant' | 'cosine',
-    patience: opts.patience as number,
-    minEpochs: opts.minEpochs as number,
+    patience: (opts.patience as number | undefined) ?? 0,
+    minEpochs: (opts.minEpochs as number | undefined) ?? 0,
     size: opts.size as number,
     seed: opts.seed as number,
     backend: opts.backend as BackendName,
@@ -766,8 +777,9 @@ export function registerTrain(program: Command, io: CliIo, setResult: (code: num
         'Self-supervised pre-training on the manifest\'s train images: --task rotation predicts k quarter turns (every class, labels ignored); ' +
           '--task cutpaste tells defect-free crops from ones with a pasted rectangle or scar (Li et al. 2021; defect-free images only). ' +
           'Writes features.safetensors (the convolutions, for `train classifier --init`) and pretext-log.jsonl. ' +
-          '--limit caps the number of images (not per label).',
+          'No early stopping: the last epoch is kept.',
       ),
+    'pretext',
   )
     .addOption(new Option('--task <task>', 'pretext task').choices([...PRETEXT_TASKS]).default('rotation'))
     .addOption(new Option('--arch <arch>', 'architecture').choices([...ARCH_CHOICES]).default('vgg11-onefc'))
