@@ -710,7 +710,7 @@ function common(opts: Record<string, unknown>): CommonTrainOptions {
 }
 
 export function registerTrain(program: Command, io: CliIo, setResult: (code: number) => void): void {
-  const train = program.command('train').description('train the VGG classifier or the U-Net baseline on a split manifest');
+  const train = program.command('train').description('train on a split manifest: the VGG classifier, the U-Net baseline, or convolutions for --init by a self-supervised pretext task');
   commonOptions(
     train
       .command('classifier')
