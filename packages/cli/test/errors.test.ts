@@ -125,10 +125,12 @@ describe('bad arrays and rule specs give one line and exit 1', () => {
     expect(line).toMatch(/11 parameter layers/);
   });
 
-  it('an unknown rule name, an unknown composite, a misplaced zbox', async () => {
+  it('an unknown rule name, an unknown composite, two composites, a misplaced zbox', async () => {
     const spec = 'zbox,gamma,gamma,gamma,epsilon,epsilon,epsilon,bogus,zero,zero,zero';
     expect(await explainFails(model, x, spec)).toMatch(/bogus.*unknown rule/);
     expect(await explainFails(model, x, 'fancy')).toMatch(/unknown composite "fancy"/);
+    // eval's way of naming two rule sets, given to a command that explains with one
+    expect(await explainFails(model, x, 'ours,montavon')).toMatch(/"ours" in "ours,montavon" is a composite, not a rule/);
     expect(await explainFails(model, x, 'zero,zbox,gamma,gamma,epsilon,epsilon,epsilon,epsilon,zero,zero,zero')).toMatch(/zbox/);
     const r = await lrpseg('info', model, '--rules', 'nope');
     expect(r.code).toBe(1);

@@ -77,6 +77,14 @@ export function parseComposite(spec: string, meta: ModelMeta): Composite {
   if (parts.length === 1 && !parts[0].includes(':') && !['zero', 'zbox', 'epsilon', 'gamma', 'alphabeta'].includes(key)) {
     throw new LrpsegError('BAD_RULE_SPEC', `unknown composite "${spec}" (use montavon, ours, or a comma-separated list of ${layers.length} rules)`);
   }
+  const composites = parts.filter((p) => (NAMED_COMPOSITES as readonly string[]).includes(p.toLowerCase()));
+  if (composites.length > 0) {
+    // "ours,montavon" is how eval compares rule sets; here it would read as a two-rule list
+    throw new LrpsegError(
+      'BAD_RULE_SPEC',
+      `"${composites[0]}" in "${spec}" is a composite, not a rule: give one composite (${NAMED_COMPOSITES.join(' or ')}) or a list of ${layers.length} rules (lrpseg eval compares several rule sets)`,
+    );
+  }
   if (parts.length !== layers.length) {
     throw new LrpsegError(
       'BAD_RULE_SPEC',

@@ -34,5 +34,7 @@ describe('composites on VGG-11 (Table 1 of the paper)', () => {
     expect(() => parseComposite('zero,zbox,zero,zero,zero,zero,zero,zero,zero', meta)).toThrow(/first layer only/);
     expect(() => parseComposite('gamma:abc,zero,zero,zero,zero,zero,zero,zero,zero', meta)).toThrow(/not a number/);
     expect(() => parseComposite('bach', meta)).toThrow(/unknown composite/);
+    expect(() => parseComposite('ours,montavon', meta)).toThrow(/"ours" in "ours,montavon" is a composite, not a rule: give one composite \(montavon or ours\) or a list of 9 rules/);
+    expect(() => parseComposite('zbox,zero,zero,zero,Montavon,zero,zero,zero,zero', meta)).toThrow(/"Montavon" .* is a composite/);
   });
 });
