@@ -113,6 +113,12 @@ describe.skipIf(!have)('lrpseg train pretext', () => {
     expect(log.map((l) => l.step)).toEqual([2, 4]);
     const features = parseSafetensors(readFileSync(path.join(out, 'features.safetensors')));
     expect(JSON.parse(features.metadata.lrpseg_pretext!)).toMatchObject({ task: 'cutpaste', trainImages: 4, heldOutImages: 2 });
+    // one step learns nothing: without -q the run says so (and still writes the file)
+    const loud = small.filter((a) => a !== '-q');
+    const untrained = await lrpseg('train', 'pretext', '--task', 'cutpaste', '--manifest', noDefects, ...loud, '--epochs', '1', '--steps-per-epoch', '1', '--hold-out', '0.34', '--out', path.join(dir, 'cutpaste-1'));
+    expect(untrained.code, untrained.stderr).toBe(0);
+    expect(untrained.stderr).toMatch(/warning: the pretext task was not learnt \(held-out accuracy \d+\.\d%, chance 33\.3% for 3 classes, 6 samples\): .*features\.safetensors is written/);
+    expect(existsSync(path.join(dir, 'cutpaste-1', 'features.safetensors'))).toBe(true);
     // the same manifest with rotation reads the defect images too, and fails on them
     const rot = await lrpseg('train', 'pretext', '--manifest', noDefects, ...small, '--epochs', '1', '--steps-per-epoch', '2', '--out', path.join(dir, 'rot'));
     expect(rot.code).toBe(1);

@@ -13,6 +13,7 @@ import {
   CUTPASTE_CLASSES,
   cutPasteBatch,
   argmaxAccuracy,
+  clearlyAboveChance,
   buildVgg,
   keepFirstClasses,
   rotateSquareBatch,
@@ -494,6 +495,7 @@ export async function trainPretextCommand(o: PretextTrainOptions, io: CliIo): Pr
     let bar: Progress | null = null;
     let meter = new StepMeter();
     let heldOutAccuracy: number | null = null;
+    let lastHeldOut: { correct: number; total: number } | null = null;
     const result = await trainClassifier(
       model,
       {
@@ -515,6 +517,7 @@ export async function trainPretextCommand(o: PretextTrainOptions, io: CliIo): Pr
         onEpoch: async (r: EpochRecord) => {
           bar?.stop();
           const acc = heldLoader ? await argmaxAccuracy(model, heldOutBatches()) : null;
+          lastHeldOut = acc;
           heldOutAccuracy = acc ? acc.correct / acc.total : null;
           await writeLogLine(logFile, logLines, {
             epoch: r.epoch, step: r.step, trainLoss: r.trainLoss, trainAccuracy: r.trainAccuracy, heldOutAccuracy, heldOutSamples: acc?.total ?? 0, seconds: r.seconds,
@@ -534,6 +537,15 @@ export async function trainPretextCommand(o: PretextTrainOptions, io: CliIo): Pr
       trainImages: trainImages.length, heldOutImages: heldOut.length, trainAccuracy: last?.trainAccuracy ?? null, heldOutAccuracy, seed: o.seed,
     };
     await writeFileAtomic(featuresFile, await saveFeatureWeights(model, provenance));
+    // assigned in onEpoch, which the compiler does not follow
+    const finalHeldOut = lastHeldOut as { correct: number; total: number } | null;
+    if (!o.quiet && finalHeldOut && finalHeldOut.total > 0 && !clearlyAboveChance(finalHeldOut.correct, finalHeldOut.total, task.classes.length)) {
+      io.stderr(
+        `lrpseg: warning: the pretext task was not learnt (held-out accuracy ${((100 * finalHeldOut.correct) / finalHeldOut.total).toFixed(1)}%, ` +
+          `chance ${(100 / task.classes.length).toFixed(1)}% for ${task.classes.length} classes, ${finalHeldOut.total} samples): ` +
+          `${featuresFile} is written, but --init from it starts from convolutions that learnt nothing this task measures\n`,
+      );
+    }
     io.stdout(
       `pretext (${o.task}) ${o.arch}: ${provenance.steps} steps on ${trainImages.length} images, ` +
         `${heldOutAccuracy !== null ? `held-out accuracy ${(100 * heldOutAccuracy).toFixed(1)}%` : `train accuracy ${(100 * (last?.trainAccuracy ?? NaN)).toFixed(1)}%`} → ${featuresFile}\n`,

@@ -38,6 +38,17 @@ export async function argmaxAccuracy(model: Model, batches: AsyncIterable<Labele
 }
 
 /**
+ * Whether `correct` of `total` over `k` classes is clearly above chance (1/k): more than two binomial
+ * standard errors above it. Samples are treated as independent, which the held-out set (each image once
+ * as every class) is not quite; a network that collapsed to one output scores exactly 1/k there.
+ */
+export function clearlyAboveChance(correct: number, total: number, k: number): boolean {
+  if (!(k >= 2) || !(total >= 1) || !(correct >= 0 && correct <= total)) throw new RangeError(`clearlyAboveChance: ${correct} of ${total} over ${k} classes`);
+  const p = 1 / k;
+  return correct / total > p + 2 * Math.sqrt((p * (1 - p)) / total);
+}
+
+/**
  * The model's convolutions alone (`features.N.weight` / `.bias`), as safetensors. No "lrpseg" model
  * metadata, so that the file is not mistaken for a model; `provenance` goes under "lrpseg_pretext".
  */
