@@ -494,7 +494,6 @@ export async function trainPretextCommand(o: PretextTrainOptions, io: CliIo): Pr
     const logLines: string[] = [];
     let bar: Progress | null = null;
     let meter = new StepMeter();
-    let heldOutAccuracy: number | null = null;
     let lastHeldOut: { correct: number; total: number } | null = null;
     const result = await trainClassifier(
       model,
@@ -518,7 +517,7 @@ export async function trainPretextCommand(o: PretextTrainOptions, io: CliIo): Pr
           bar?.stop();
           const acc = heldLoader ? await argmaxAccuracy(model, heldOutBatches()) : null;
           lastHeldOut = acc;
-          heldOutAccuracy = acc ? acc.correct / acc.total : null;
+          const heldOutAccuracy = acc ? acc.correct / acc.total : null;
           await writeLogLine(logFile, logLines, {
             epoch: r.epoch, step: r.step, trainLoss: r.trainLoss, trainAccuracy: r.trainAccuracy, heldOutAccuracy, heldOutSamples: acc?.total ?? 0, seconds: r.seconds,
           });
@@ -532,16 +531,17 @@ export async function trainPretextCommand(o: PretextTrainOptions, io: CliIo): Pr
       },
     );
     const last = result.history[result.history.length - 1];
+    // assigned in onEpoch, which the compiler does not follow
+    const finalHeldOut = lastHeldOut as { correct: number; total: number } | null;
+    const heldOutAccuracy = finalHeldOut ? finalHeldOut.correct / finalHeldOut.total : null;
     const provenance = {
       task: o.task, arch: o.arch, widthDivisor: o.widthDivisor, size: o.size, epochs: result.history.length, steps: last?.step ?? 0,
       trainImages: trainImages.length, heldOutImages: heldOut.length, trainAccuracy: last?.trainAccuracy ?? null, heldOutAccuracy, seed: o.seed,
     };
     await writeFileAtomic(featuresFile, await saveFeatureWeights(model, provenance));
-    // assigned in onEpoch, which the compiler does not follow
-    const finalHeldOut = lastHeldOut as { correct: number; total: number } | null;
-    if (!o.quiet && finalHeldOut && finalHeldOut.total > 0 && !clearlyAboveChance(finalHeldOut.correct, finalHeldOut.total, task.classes.length)) {
+    if (!o.quiet && finalHeldOut && heldOutAccuracy !== null && !clearlyAboveChance(finalHeldOut.correct, finalHeldOut.total, task.classes.length)) {
       io.stderr(
-        `lrpseg: warning: the pretext task was not learnt (held-out accuracy ${((100 * finalHeldOut.correct) / finalHeldOut.total).toFixed(1)}%, ` +
+        `lrpseg: warning: the pretext task was not learnt (held-out accuracy ${(100 * heldOutAccuracy).toFixed(1)}%, ` +
           `chance ${(100 / task.classes.length).toFixed(1)}% for ${task.classes.length} classes, ${finalHeldOut.total} samples): ` +
           `${featuresFile} is written, but --init from it starts from convolutions that learnt nothing this task measures\n`,
       );
