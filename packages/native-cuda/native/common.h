@@ -31,6 +31,7 @@ struct Ctx {
   bool syncEachOp = false;       // debug: synchronise after every launch so that errors name their op
   bool accurateSplit = false;    // experiment (LRPSEG_CUDA_ACCURATE=split): accurate mode's sums outside the MMA
   int gemmBlocksPerSM = 1;       // experiment (LRPSEG_CUDA_GEMM_BLOCKS=2): the 128-row GEMM compiled for 2 blocks per SM
+  bool wgradWalk = false;        // experiment (LRPSEG_CUDA_WGRAD_WALK=1): weight gradients' operands walked, not divided
   // Device allocator hooks (the runtime owns memory); used for GEMM split-K partials.
   void* (*alloc)(void* self, size_t bytes, const char* op) = nullptr;
   void (*release)(void* self, void* p) = nullptr;

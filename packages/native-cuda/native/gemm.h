@@ -21,6 +21,19 @@ enum GemmKind { GEMM_FWD = 0, GEMM_DGRAD = 1, GEMM_WGRAD = 2 };
 enum Transform { T_ZERO = 0, T_ID = 1, T_POS = 2, T_NEG = 3, T_GAMMA = 4, T_CHAN0 = 5, T_CHAN1 = 6, T_A = 7 };
 constexpr int MAX_BLOCKS = 3;
 
+typedef unsigned int u32;
+typedef long long i64;
+
+/** A K index of FWD (q: input channel, radix c) or DGRAD (q: output channel, radix o), split as (j, q, kh, kw). */
+struct KPos {
+  u32 j, q, kh, kw;
+};
+
+/** A K index of WGRAD, k = (img, oy, ox): the output pixel whose gradient and input window are summed. */
+struct WPos {
+  u32 img, oy, ox;
+};
+
 struct GemmParams {
   int kind;
   int n, c, h, w, o, ks, stride, pad, oh, ow;
@@ -46,6 +59,11 @@ struct GemmParams {
   const float* mul;     // DGRAD epilogue multiplier source (activation a), shape (n, c, h, w)
   float* out;
   int accumulate;       // epilogue adds to out instead of storing
+  // experiment (LRPSEG_CUDA_WGRAD_WALK=1, set by gemm()): WGRAD operands walked by carries, not divisions;
+  // the steps of 16 (BK, and the 16 columns between a thread's B elements) in their radices
+  int walkWgrad;
+  WPos wStep;           // 16 in (img, oh, ow)
+  KPos wColStep;        // 16 in (·, c, ks, ks)
   // split-K (set by the launcher)
   int splits;
   long long kChunk;
@@ -66,8 +84,6 @@ HD inline float stabilise(float z, float e) { return z >= 0.f ? z + e : z - e; }
 
 // Index decomposition uses 32-bit unsigned division (64-bit division is many times slower on the
 // device); gemm() refuses products whose M, N or K reach 2³¹. Memory offsets are 64-bit.
-typedef unsigned int u32;
-typedef long long i64;
 
 HD inline float gemmLoadA(const GemmParams& p, i64 m64, i64 k64) {
   const u32 m = (u32)m64, k = (u32)k64;
@@ -188,10 +204,6 @@ HD inline void gemmEpilogue(const GemmParams& p, i64 m64, i64 n64, float acc) {
 // walkers below decompose once and then advance mixed-radix counters by carries. The host emulation
 // replays the kernel's per-thread walks with the same code (emulateTcBlocks in kernels_impl.h).
 
-/** A K index of FWD (q: input channel, radix c) or DGRAD (q: output channel, radix o), split as (j, q, kh, kw). */
-struct KPos {
-  u32 j, q, kh, kw;
-};
 
 HD inline KPos kposAt(u32 k, u32 Q, u32 ks) {
   const u32 kk2 = ks * ks, qkk = Q * kk2;
@@ -232,6 +244,25 @@ HD inline void mposAdd(MPos& a, const MPos& s, u32 R) {
   a.mm += s.mm;
   if (a.mm >= R) { a.mm -= R; a.r++; }
   a.r += s.r;
+}
+
+
+HD inline WPos wposAt(u32 k, u32 oh, u32 ow) {
+  const u32 P = oh * ow;
+  WPos a;
+  a.img = k / P;
+  const u32 pp = k - a.img * P;
+  a.oy = pp / ow;
+  a.ox = pp - a.oy * ow;
+  return a;
+}
+
+HD inline void wposAdd(WPos& a, const WPos& s, u32 oh, u32 ow) {
+  a.ox += s.ox;
+  if (a.ox >= ow) { a.ox -= ow; a.oy++; }
+  a.oy += s.oy;
+  if (a.oy >= oh) { a.oy -= oh; a.img++; }
+  a.img += s.img;
 }
 
 /** A of FWD or DGRAD (the weight under its row and K block's transform) at the walkers' (m, k). */
@@ -309,8 +340,11 @@ HD inline float gemmLoadBAt(const GemmParams& p, const BCol& b, const KPos& k) {
  * tile of B per K-step. A: rows m0 + tid/16 + 16i, column k0 + tid%16. B, nFast (FWD and DGRAD
  * convolutions): column n0 + tid%128, rows k0 + tid/128 + 2i; otherwise (WGRAD, linear layers) column
  * n0 + tid/16 + 16i, row k0 + tid%16, through gemmLoadB. Steps must be loaded in order from kBegin.
+ * WALKW (WGRAD only; its own kernel instantiations, so that the others keep their registers): A and B
+ * share the thread's k = (img, oy, ox), walked by 16 per K-step, and B's columns (c, kh, kw) are walked by
+ * 16 from the first: the values of gemmLoadA/B without a division.
  */
-template <int BM>
+template <int BM, bool WALKW = false>
 struct GemmThreadLoader {
   static constexpr int BK = 16, BN = 128, AE = BM * BK / 256, BE = BK * BN / 256;
   int tid;
@@ -321,6 +355,8 @@ struct GemmThreadLoader {
   BCol bc;          // B (nFast): this thread's column
   bool bValid;
   KPos kB, kBStep;  // B (nFast): the K index of the next element, and the step 2 between elements
+  WPos kW;          // WALKW: this thread's K index (img, oy, ox)
+  KPos colW;        // WALKW: B's first column (c, kh, kw)
 
   HD void init(const GemmParams& p, int t, i64 m0_, i64 n0_, i64 kBegin, i64 kEnd_, bool nFast_) {
     tid = t;
@@ -328,6 +364,11 @@ struct GemmThreadLoader {
     m0 = m0_;
     n0 = n0_;
     kEnd = kEnd_;
+    if constexpr (WALKW) {
+      kW = wposAt((u32)(kBegin + tid % BK), (u32)p.oh, (u32)p.ow);
+      colW = kposAt((u32)(n0 + tid / BK), (u32)p.c, (u32)p.ks);
+      return;
+    }
     walkA = p.kind != GEMM_WGRAD;
     if (walkA) {
       const u32 R = (u32)(p.kind == GEMM_FWD ? p.o : p.c), Q = (u32)(p.kind == GEMM_FWD ? p.c : p.o), ks = (u32)p.ks;
@@ -348,6 +389,10 @@ struct GemmThreadLoader {
 
   /** The operands of the K-step starting at k0 (the next in order), into ra[AE] and rb[BE]. */
   HD void load(const GemmParams& p, i64 k0, float* ra, float* rb) {
+    if constexpr (WALKW) {
+      loadWgrad(p, k0, ra, rb);
+      return;
+    }
     if (walkA) {
       const u32 R = (u32)(p.kind == GEMM_FWD ? p.o : p.c), Q = (u32)(p.kind == GEMM_FWD ? p.c : p.o), ks = (u32)p.ks;
       const bool kIn = k0 + tid % BK < kEnd;
@@ -381,6 +426,35 @@ struct GemmThreadLoader {
         rb[i] = (n < p.N && k < kEnd) ? gemmLoadB(p, k, n) : 0.f;
       }
     }
+  }
+
+  /** WALKW: A = dy[img, m, oy, ox], B = x2[img, c, oy·stride − pad + kh, ox·stride − pad + kw]. */
+  HD void loadWgrad(const GemmParams& p, i64 k0, float* ra, float* rb) {
+    const bool kIn = k0 + tid % BK < kEnd;
+    const i64 P = (i64)p.oh * p.ow;
+    const i64 mFirst = m0 + tid / BK;
+    const float* dy = p.x + ((i64)kW.img * p.o + mFirst) * P + (i64)kW.oy * p.ow + kW.ox;
+    LRPSEG_UNROLL
+    for (int i = 0; i < AE; i++) {
+      const i64 mi = mFirst + (256 / BK) * i;
+      ra[i] = (kIn && mi < p.M) ? dy[(i64)(256 / BK) * i * P] : 0.f;
+    }
+    const int y0 = (int)kW.oy * p.stride - p.pad, x0 = (int)kW.ox * p.stride - p.pad;
+    const float* x2 = p.x2 + (i64)kW.img * p.c * p.h * p.w;
+    const u32 c = (u32)p.c, ks = (u32)p.ks;
+    KPos col = colW;
+    LRPSEG_UNROLL
+    for (int i = 0; i < BE; i++) {
+      const i64 n = n0 + tid / BK + (256 / BK) * i;
+      float v = 0.f;
+      if (kIn && n < p.N) {
+        const int iy = y0 + (int)col.kh, ix = x0 + (int)col.kw;
+        if ((unsigned)iy < (unsigned)p.h && (unsigned)ix < (unsigned)p.w) v = x2[((i64)col.q * p.h + iy) * p.w + ix];
+      }
+      rb[i] = v;
+      kposAdd(col, p.wColStep, c, ks);
+    }
+    wposAdd(kW, p.wStep, (u32)p.oh, (u32)p.ow);
   }
 };
 

@@ -365,10 +365,10 @@ inline float tf32Round(float x) {
  * GemmThreadLoader in the kernel's order (so the emulation checks the device's index walks), and the
  * tile product rounds as the tensor cores do, summing k in ascending order.
  */
-template <int BM>
+template <int BM, bool WALKW = false>
 static void emulateTcBlocks(Ctx& ctx, GemmParams& p, bool nFast) {
   constexpr int BK = GEMM_BK, BN = GEMM_BN;
-  using L = GemmThreadLoader<BM>;
+  using L = GemmThreadLoader<BM, WALKW>;
   const long long M = p.M, N = p.N, K = p.K;
   std::vector<float> partial(p.splits > 1 ? (size_t)(p.splits * M * N) : 0);
   std::vector<L> loaders(256);
@@ -435,8 +435,14 @@ static void emulateTcBlocks(Ctx& ctx, GemmParams& p, bool nFast) {
 
 static void gemmRun(Ctx& ctx, GemmParams& p, int bm, const char* op) {
   (void)op;
-  if (bm == 128) emulateTcBlocks<128>(ctx, p, gemmNFast(p));
-  else emulateTcBlocks<32>(ctx, p, gemmNFast(p));
+  if (p.walkWgrad) {
+    if (bm == 128) emulateTcBlocks<128, true>(ctx, p, false);
+    else emulateTcBlocks<32, true>(ctx, p, false);
+  } else if (bm == 128) {
+    emulateTcBlocks<128>(ctx, p, gemmNFast(p));
+  } else {
+    emulateTcBlocks<32>(ctx, p, gemmNFast(p));
+  }
 }
 #else
 /**
@@ -445,7 +451,7 @@ static void gemmRun(Ctx& ctx, GemmParams& p, int bm, const char* op) {
  * staged in double-buffered shared memory. fast: one TF32 product; otherwise 3×TF32
  * (a_lo·b_hi + a_hi·b_lo + a_hi·b_hi), which recovers FP32 accuracy.
  */
-template <int BM, int WM, int WN, int MINB, bool SPLIT>
+template <int BM, int WM, int WN, int MINB, bool SPLIT, bool WALKW = false>
 __global__ void __launch_bounds__(256, MINB) gemmTcKernel(const GemmParams p, int fast, int nFast) {
   using namespace nvcuda;
   constexpr int BN = GEMM_BN, BK = GEMM_BK, LDA = BK + 4, LDB = BN + 4;
@@ -461,7 +467,7 @@ __global__ void __launch_bounds__(256, MINB) gemmTcKernel(const GemmParams p, in
   const long long kBegin = (long long)blockIdx.z * p.kChunk;
   const long long kEnd = p.K < kBegin + p.kChunk ? p.K : kBegin + p.kChunk;
   float ra[AE], rb[BE];
-  GemmThreadLoader<BM> loader;
+  GemmThreadLoader<BM, WALKW> loader;
   loader.init(p, tid, m0, n0, kBegin, kEnd, nFast != 0);
   auto load = [&](long long k0) { loader.load(p, k0, ra, rb); };
   auto store = [&](int buf) {
@@ -591,7 +597,12 @@ static void gemmRun(Ctx& ctx, GemmParams& p, int bm, const char* op) {
   const dim3 grid((unsigned)((p.N + GEMM_BN - 1) / GEMM_BN), (unsigned)((p.M + bm - 1) / bm), (unsigned)p.splits);
   if (grid.y > 65535u || grid.z > 65535u) throw DeviceError("NOT_IMPLEMENTED", std::string(op) + ": matrix product too large for one launch");
   const cudaStream_t s = (cudaStream_t)ctx.stream;
-  if (!ctx.fast && ctx.accurateSplit) {
+  if (p.walkWgrad) {
+    // experiment (LRPSEG_CUDA_WGRAD_WALK=1): weight gradients through their own walking loader
+    if (bm == 128 && ctx.gemmBlocksPerSM == 2) gemmTcKernel<128, 2, 4, 2, false, true><<<grid, 256, 0, s>>>(p, fast, 0);
+    else if (bm == 128) gemmTcKernel<128, 2, 4, 1, false, true><<<grid, 256, 0, s>>>(p, fast, 0);
+    else gemmTcKernel<32, 2, 4, 1, false, true><<<grid, 256, 0, s>>>(p, fast, 0);
+  } else if (!ctx.fast && ctx.accurateSplit) {
     if (bm == 128) gemmTcKernel<128, 2, 4, 1, true><<<grid, 256, 0, s>>>(p, 0, nFast);
     else gemmTcKernel<32, 2, 4, 1, true><<<grid, 256, 0, s>>>(p, 0, nFast);
   } else if (bm == 128 && ctx.gemmBlocksPerSM == 2) {
@@ -619,6 +630,12 @@ void gemm(Ctx& ctx, GemmParams p, const char* op) {
   }
   const int bm = p.M <= 32 ? 32 : 128;
   planSplits(p, ctx.numSMs, bm);
+  // the walk has no split-accumulation instantiation: that experiment keeps the dividing loader
+  p.walkWgrad = ctx.wgradWalk && p.kind == GEMM_WGRAD && (ctx.fast || !ctx.accurateSplit) ? 1 : 0;
+  if (p.walkWgrad) {
+    p.wStep = wposAt(GEMM_BK, (u32)p.oh, (u32)p.ow);
+    p.wColStep = kposAt(256 / GEMM_BK, (u32)p.c, (u32)p.ks);
+  }
 #ifdef LRPSEG_EMULATE
   gemmRun(ctx, p, bm, op);
 #else

@@ -106,6 +106,7 @@ Runtime::Runtime(int device, bool fast) : impl_(new Impl) {
   ctx.fast = fast;
   if (const char* b = std::getenv("LRPSEG_CUDA_GEMM_BLOCKS")) ctx.gemmBlocksPerSM = std::atoi(b) == 2 ? 2 : 1;
   if (const char* a = std::getenv("LRPSEG_CUDA_ACCURATE")) ctx.accurateSplit = std::strcmp(a, "split") == 0;
+  if (const char* w = std::getenv("LRPSEG_CUDA_WGRAD_WALK")) ctx.wgradWalk = std::strcmp(w, "1") == 0;
   ctx.alloc = allocHook;
   ctx.release = releaseHook;
   ctx.owner = this;

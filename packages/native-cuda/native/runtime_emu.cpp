@@ -32,6 +32,8 @@ Runtime::Runtime(int device, bool fast) : impl_(new Impl) {
   info.numSMs = 132;
   ctx.numSMs = 132;
   ctx.fast = fast;
+  // the experiments that change what the emulation replays (the others only change device compilation)
+  if (const char* w = std::getenv("LRPSEG_CUDA_WGRAD_WALK")) ctx.wgradWalk = std::strcmp(w, "1") == 0;
   ctx.alloc = allocHook;
   ctx.release = releaseHook;
   ctx.owner = this;
