@@ -65,6 +65,20 @@ const std::unordered_map<std::string, OpFn>& opTable() {
       {"sgd", [](Ctx& c, Args& a) { auto p = a.ptr<float>(); auto g = a.ptr<const float>(); auto b = a.ptr<float>(); auto n = a.i64(); double lr = a.next(), mu = a.next(), wd = a.next(); bool nes = a.i32() != 0; a.done(); opSgd(c, p, g, b, n, lr, mu, wd, nes); }},
       {"adam", [](Ctx& c, Args& a) { auto p = a.ptr<float>(); auto g = a.ptr<const float>(); auto m = a.ptr<float>(); auto v = a.ptr<float>(); auto n = a.i64(); double lr = a.next(), b1 = a.next(), b2 = a.next(), eps = a.next(), wd = a.next(); int step = a.i32(); bool dec = a.i32() != 0; a.done(); opAdam(c, p, g, m, v, n, lr, b1, b2, eps, wd, step, dec); }},
       {"rms", [](Ctx& c, Args& a) { auto z = a.ptr<const float>(); auto e = a.ptr<float>(); int n = a.i32(); auto per = a.i64(); double f = a.next(), d = a.next(); a.done(); opRmsPerSample(c, z, e, n, per, f, d); }},
+      {"lrpQuotient", [](Ctx& c, Args& a) {
+         auto r = a.ptr<const float>(); auto z = a.ptr<const float>(); auto e = a.ptr<const float>(); float ec = a.f32();
+         float coef[MAX_BLOCKS];
+         for (int j = 0; j < MAX_BLOCKS; j++) coef[j] = a.f32();
+         auto q = a.ptr<float>(); int n = a.i32(), kb = a.i32(); auto per = a.i64(); a.done();
+         if (kb < 1 || kb > MAX_BLOCKS) throw DeviceError("BAD_INPUT", "cuda lrpQuotient: 1 to 3 K blocks");
+         opLrpQuotient(c, r, z, e, ec, coef, q, n, kb, per); }},
+      {"transformWeights", [](Ctx& c, Args& a) {
+         auto w = a.ptr<const float>(); auto out = a.ptr<float>(); auto count = a.i64(); int kb = a.i32();
+         int mode[MAX_BLOCKS];
+         for (int j = 0; j < MAX_BLOCKS; j++) mode[j] = a.i32();
+         float gamma = a.f32(); a.done();
+         if (kb < 1 || kb > MAX_BLOCKS) throw DeviceError("BAD_INPUT", "cuda transformWeights: 1 to 3 blocks");
+         opTransformWeights(c, w, out, count, kb, mode, gamma); }},
       {"sumBlocks", [](Ctx& c, Args& a) { auto t = a.ptr<const float>(); auto out = a.ptr<float>(); int n = a.i32(), b = a.i32(); auto size = a.i64(); a.done(); opSumBlocks(c, t, out, n, b, size); }},
       {"gemm", [](Ctx& c, Args& a) {
          GemmParams p{};

@@ -268,6 +268,24 @@ void opRmsPerSample(Ctx& ctx, const float* z, float* e, int n, long long per, do
       });
 }
 
+void opLrpQuotient(Ctx& ctx, const float* r, const float* z, const float* e, float eConst, const float* coef, float* q, int n, int kb, long long per) {
+  // the expression of gemmLoadB / gemmLoadBAt (DGRAD, lrp), so that the product sees the same bits
+  const float c0 = coef[0], c1 = kb > 1 ? coef[1] : 0.f, c2 = kb > 2 ? coef[2] : 0.f;
+  forEach(ctx, "lrpQuotient", (long long)n * kb * per, [=] HD(long long i) {
+    const long long img = i / (kb * per), rest = i - img * kb * per, j = rest / per, within = rest - j * per;
+    const float cj = j == 0 ? c0 : j == 1 ? c1 : c2;
+    q[i] = cj * (r[img * per + within] / stabilise(z[i], e ? e[img] : eConst));
+  });
+}
+
+void opTransformWeights(Ctx& ctx, const float* w, float* out, long long count, int kb, const int* mode, float gamma) {
+  const int m0 = mode[0], m1 = kb > 1 ? mode[1] : T_ZERO, m2 = kb > 2 ? mode[2] : T_ZERO;
+  forEach(ctx, "transformWeights", count * kb, [=] HD(long long i) {
+    const long long j = i / count;
+    out[i] = applyTransform(j == 0 ? m0 : j == 1 ? m1 : m2, w[i - j * count], gamma);
+  });
+}
+
 void opSumBlocks(Ctx& ctx, const float* t, float* out, int n, int blocks, long long size) {
   forEach(ctx, "sumBlocks", (long long)n * size, [=] HD(long long i) {
     const long long img = i / size, j = i - img * size;

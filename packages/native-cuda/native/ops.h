@@ -31,6 +31,11 @@ void opAdam(Ctx&, float* param, const float* grad, float* m, float* v, long long
             double eps, double wd, int step, bool decoupled);
 /** e[s] = max(delta, factor · sqrt(mean over the sample of z²)). */
 void opRmsPerSample(Ctx&, const float* z, float* e, int n, long long per, double factor, double delta);
+/** q[s, j, i] = coef[j] · (r[s, i] / stab(z[s, j, i], e[s] or eConst)) for z and q (n, kb, per), r (n, per): the
+ * quotients the relevance product's loader would compute at each read, computed once (LRPSEG_CUDA_LRP_QUOTIENT=1). */
+void opLrpQuotient(Ctx&, const float* r, const float* z, const float* e, float eConst, const float* coef, float* q, int n, int kb, long long per);
+/** out[j, i] = transform mode[j] of w[i] (the weight transforms of native/gemm.h), j < kb. */
+void opTransformWeights(Ctx&, const float* w, float* out, long long count, int kb, const int* mode, float gamma);
 /** out[s, i] = Σ_b t[s, b, i] for t (n, blocks, size). */
 void opSumBlocks(Ctx&, const float* t, float* out, int n, int blocks, long long size);
 

@@ -29,6 +29,8 @@ export class CudaBackend implements Backend, RelevanceDevice {
   readonly precision: CudaPrecision;
   readonly device: number;
   readonly info: DeviceInfo;
+  /** Experiment (LRPSEG_CUDA_LRP_QUOTIENT=1, read at creation): relevance quotients computed before the product. */
+  readonly lrpQuotients = process.env.LRPSEG_CUDA_LRP_QUOTIENT === '1';
   private readonly ctx: NativeContext;
   private readonly live = new Set<DeviceStorage>();
   private destroyed = false;

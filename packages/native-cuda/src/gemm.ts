@@ -42,6 +42,15 @@ export function convT2Problem(n: number, ci: number, co: number, h: number, w: n
   return { n, c: co, h: 2 * h, w: 2 * w, o: ci, ks: 2, stride: 2, pad: 0, oh: h, ow: w };
 }
 
+/** The relevance product's B operand coef[j]·x / stab(z_j, e): z has zC = kb·o channels; e per sample, or eConst. */
+export interface LrpOperand {
+  readonly z: number;
+  readonly zC: number;
+  readonly e?: number;
+  readonly eConst?: number;
+  readonly coef: readonly number[];
+}
+
 export interface GemmSpec {
   readonly kind: GemmKind;
   readonly p: ConvProblem;
@@ -62,7 +71,7 @@ export interface GemmSpec {
   readonly x2?: number;
   readonly bias?: number;
   /** DGRAD relevance: B = coef[j]·x / stab(z_j, e). */
-  readonly lrp?: { readonly z: number; readonly zC: number; readonly e?: number; readonly eConst?: number; readonly coef: readonly number[] };
+  readonly lrp?: LrpOperand;
   readonly chan0?: number;
   readonly chan1?: number;
   readonly mul?: number;

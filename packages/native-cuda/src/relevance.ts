@@ -6,7 +6,7 @@
  * device memory. Sign-split and bounded rules stack their parts as row/K blocks of the same products.
  */
 import { LRP_DELTA, type Rule } from '@lrpseg/core';
-import { T, packGemm, type ConvProblem, type GemmSpec, type TransformCode } from './gemm.js';
+import { T, packGemm, type ConvProblem, type GemmSpec, type LrpOperand, type TransformCode } from './gemm.js';
 
 /** The device operations relevance needs (implemented by CudaBackend). */
 export interface RelevanceDevice {
@@ -16,6 +16,12 @@ export interface RelevanceDevice {
   /** Uploads float32 values into a fresh buffer. */
   upload(values: readonly number[], op: string): number;
   op(name: string, params: Float64Array, label: string): void;
+  /**
+   * Experiment: with one K block, compute coef·R / stab(z, e) once per element (op lrpQuotient) and run a
+   * plain transposed product on it, instead of dividing in the product's loader at every read (nine per
+   * element for a 3×3 kernel, again in every row tile). Same expression, same sum order: same bits.
+   */
+  readonly lrpQuotients: boolean;
 }
 
 export interface RelevanceArgs {
@@ -47,6 +53,35 @@ export function relevance(dev: RelevanceDevice, rule: Rule, args: RelevanceArgs,
     return t;
   };
   const gemm = (s: GemmSpec): void => dev.op('gemm', packGemm(s), op);
+  /**
+   * A DGRAD whose B operand is coef·R / stab(z, e): fused into the loader, or (dev.lrpQuotients) computed once
+   * into (n, kb·o, oh, ow) and read by a plain product. K blocks become kb·o output channels of one block, their
+   * weights transformed beforehand: the K order (j, q, kh, kw) is unchanged, so are the sums. Several K blocks
+   * with several row blocks (αβ on inputs that may be negative) would need one weight stack per row: fused.
+   */
+  const relevanceProduct = (s: GemmSpec & { readonly lrp: LrpOperand }): void => {
+    const { lrp, ...plain } = s;
+    const kb = s.kb ?? 1;
+    const rb = s.rb ?? 1;
+    if (!dev.lrpQuotients || (kb > 1 && rb > 1)) {
+      gemm(s);
+      return;
+    }
+    if (lrp.zC !== kb * p.o) throw new Error(`relevance: ${kb} K block(s) but z has ${lrp.zC} channels, not ${kb * p.o}`);
+    const per = p.o * p.oh * p.ow;
+    const q = temp(p.n * kb * per);
+    const coef = [0, 1, 2].map((j) => lrp.coef[j] ?? 0);
+    dev.op('lrpQuotient', Float64Array.of(s.x, lrp.z, lrp.e ?? 0, lrp.eConst ?? 0, ...coef, q, p.n, kb, per), op);
+    if (kb === 1) {
+      gemm({ ...plain, x: q });
+      return;
+    }
+    const wCount = p.o * p.c * p.ks * p.ks;
+    const stacked = temp(kb * wCount);
+    const modes = [0, 1, 2].map((j) => s.wmode?.[0]?.[j] ?? T.ID);
+    dev.op('transformWeights', Float64Array.of(s.wt, stacked, wCount, kb, ...modes, s.gamma ?? 0), op);
+    gemm({ ...plain, p: { ...p, o: kb * p.o }, kb: 1, wmode: [[T.ID]], gamma: 0, wt: stacked, x: q });
+  };
   const bias = args.bias ?? undefined;
   try {
     switch (rule.kind) {
@@ -62,7 +97,7 @@ export function relevance(dev: RelevanceDevice, rule: Rule, args: RelevanceArgs,
           e = temp(p.n);
           dev.op('rms', Float64Array.of(z, e, p.n, p.o * p.oh * p.ow, rule.epsilon, LRP_DELTA), op);
         }
-        gemm({
+        relevanceProduct({
           kind: 'dgrad', p, wt: args.wt, x: args.r, mul: args.a, mulmode: [T.A], out: args.out,
           lrp: { z, zC: p.o, e, eConst: LRP_DELTA, coef: [1] },
         });
@@ -71,7 +106,7 @@ export function relevance(dev: RelevanceDevice, rule: Rule, args: RelevanceArgs,
       case 'gamma': {
         const z = temp(zFloats);
         gemm({ kind: 'fwd', p, wt: args.wt, x: args.a, bias, wmode: [[T.GAMMA]], biasmode: [T.GAMMA], gamma: rule.gamma, out: z });
-        gemm({
+        relevanceProduct({
           kind: 'dgrad', p, wt: args.wt, x: args.r, wmode: [[T.GAMMA]], gamma: rule.gamma, mul: args.a, mulmode: [T.A], out: args.out,
           lrp: { z, zC: p.o, eConst: LRP_DELTA, coef: [1] },
         });
@@ -92,10 +127,10 @@ export function relevance(dev: RelevanceDevice, rule: Rule, args: RelevanceArgs,
         const lrp = { z, zC: parts * p.o, eConst: LRP_DELTA, coef: [rule.alpha, -rule.beta] };
         const rowW: TransformCode[][] = [[T.POS, T.NEG], [T.NEG, T.POS]].map((row) => row.slice(0, parts) as TransformCode[]);
         if (nonNeg) {
-          gemm({ kind: 'dgrad', p, kb: parts, wmode: [rowW[0]], wt: args.wt, x: args.r, mul: args.a, mulmode: [T.A], out: args.out, lrp });
+          relevanceProduct({ kind: 'dgrad', p, kb: parts, wmode: [rowW[0]], wt: args.wt, x: args.r, mul: args.a, mulmode: [T.A], out: args.out, lrp });
         } else {
           const t = temp(2 * p.n * p.c * p.h * p.w);
-          gemm({ kind: 'dgrad', p, rb: 2, kb: parts, wmode: rowW, wt: args.wt, x: args.r, mul: args.a, mulmode: [T.POS, T.NEG], out: t, lrp });
+          relevanceProduct({ kind: 'dgrad', p, rb: 2, kb: parts, wmode: rowW, wt: args.wt, x: args.r, mul: args.a, mulmode: [T.POS, T.NEG], out: t, lrp });
           dev.op('sumBlocks', Float64Array.of(t, args.out, p.n, 2, p.c * p.h * p.w), op);
         }
         return;
@@ -113,7 +148,7 @@ export function relevance(dev: RelevanceDevice, rule: Rule, args: RelevanceArgs,
         });
         // R_in = a ⊙ Wᵀs − l ⊙ W⁺ᵀs − h ⊙ W⁻ᵀs: three row blocks, then their sum.
         const t = temp(3 * p.n * p.c * p.h * p.w);
-        gemm({
+        relevanceProduct({
           kind: 'dgrad', p, rb: 3, wmode: [[T.ID], [T.POS], [T.NEG]], mulmode: [T.A, T.CHAN0, T.CHAN1], chan0: lowT, chan1: highT,
           wt: args.wt, x: args.r, mul: args.a, out: t, lrp: { z, zC: p.o, eConst: LRP_DELTA, coef: [1] },
         });

@@ -5,10 +5,11 @@
  * index shows here; what it cannot show is the device's speed or a device-only fault (docs/cuda.md).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Backend, Tensor } from '@lrpseg/core';
+import { buildVgg, explain, parseComposite, vgg11Meta, type Backend, type Tensor } from '@lrpseg/core';
 import { createCudaBackend, cudaAvailability } from '../src/index.js';
 
 const emu = await cudaAvailability({ emulate: true });
+const initialEnv = { walk: process.env.LRPSEG_CUDA_WGRAD_WALK, quotient: process.env.LRPSEG_CUDA_LRP_QUOTIENT };
 
 /** Uniform values in [lo, hi) from a seeded generator (mulberry32). */
 function randomValues(count: number, seed: number, lo = -1, hi = 1): Float32Array {
@@ -66,7 +67,7 @@ const convCases = [
 
 describe.runIf(emu.available)('cuda emulation: LRPSEG_CUDA_WGRAD_WALK=1 (weight gradients walked by carries)', () => {
   afterEach(() => {
-    expect(process.env.LRPSEG_CUDA_WGRAD_WALK).toBeUndefined();
+    expect(process.env.LRPSEG_CUDA_WGRAD_WALK).toBe(initialEnv.walk); // withBackend restored it
   });
 
   for (const precision of ['accurate', 'fast'] as const) {
@@ -115,4 +116,48 @@ describe.runIf(emu.available)('cuda emulation: LRPSEG_CUDA_WGRAD_WALK=1 (weight 
     const walked = await grads(true);
     for (let i = 0; i < plain.length; i++) expect(Buffer.from(walked[i].buffer).equals(Buffer.from(plain[i].buffer))).toBe(true);
   });
+});
+
+describe.runIf(emu.available)('cuda emulation: LRPSEG_CUDA_LRP_QUOTIENT=1 (relevance quotients computed before the product)', () => {
+  afterEach(() => {
+    expect(process.env.LRPSEG_CUDA_LRP_QUOTIENT).toBe(initialEnv.quotient);
+  });
+
+  // ours (αβ 2:1 with two K blocks, γ, ε, zB), montavon, and lists that reach the other paths: ε with its
+  // per-sample stabiliser, zero, αβ 1:0 (one K block), αβ 2:1 on an input with negatives (two row blocks:
+  // stays fused) and on non-negative inputs
+  const composites = [
+    'ours',
+    'montavon',
+    'epsilon:0.25,zero,gamma:0.5,alphabeta:1:0,epsilon:0.1,zero,gamma:0.25,epsilon:0.25,zero',
+    'alphabeta:2:1,alphabeta:2:1,alphabeta:1:0,zero,gamma:0.25,epsilon:0.25,alphabeta:3:2,gamma:0.1,epsilon:0.25',
+  ];
+  const heatmaps = async (on: boolean, precision: 'accurate' | 'fast'): Promise<Float32Array[]> =>
+    withBackend({ LRPSEG_CUDA_LRP_QUOTIENT: on ? '1' : undefined }, precision, async (be) => {
+      const meta = vgg11Meta('onefc', { inputSize: [32, 32], widthDivisor: 16 });
+      const model = buildVgg(be, meta, { seed: 3 });
+      const out: Float32Array[] = [];
+      for (const input of [randomValues(2 * 3 * 32 * 32, 7, 0, 1), randomValues(2 * 3 * 32 * 32, 8, -1, 1)]) {
+        const x = be.fromArray(input, [2, 3, 32, 32]);
+        for (const name of composites) {
+          const h = explain(model, x, { composite: parseComposite(name, meta) });
+          out.push(await h.read());
+          h.dispose();
+        }
+        x.dispose();
+      }
+      return out;
+    });
+
+  for (const precision of ['accurate', 'fast'] as const) {
+    it(`heatmaps of every rule are bit-identical with and without the precomputed quotients (${precision})`, async () => {
+      const plain = await heatmaps(false, precision);
+      const quotients = await heatmaps(true, precision);
+      expect(quotients.length).toBe(2 * composites.length);
+      for (let i = 0; i < plain.length; i++) {
+        expect(plain[i].some((v) => v !== 0)).toBe(true);
+        expect(Buffer.from(quotients[i].buffer).equals(Buffer.from(plain[i].buffer)), `${composites[i % composites.length]}, input ${Math.floor(i / composites.length)}`).toBe(true);
+      }
+    });
+  }
 });
