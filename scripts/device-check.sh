@@ -65,11 +65,15 @@ if [[ -f $B/precision-probe.mjs ]]; then
   say "precision probe: single ops at full-size geometries, cuda accurate and fast and a float32 CPU GEMM against the float64 reference"
   LRPSEG_DEVICE=$DEVICE timeout 120 node "$B/precision-probe.mjs" 2>&1 | tee "$OUTDIR/precision-probe.txt"
 fi
-say "conformance of the experiments: the 2-blocks-per-SM GEMM (LRPSEG_CUDA_GEMM_BLOCKS=2) and accurate mode's sums outside the MMA (LRPSEG_CUDA_ACCURATE=split)"
+say "conformance of the experiments: the 2-blocks-per-SM GEMM (LRPSEG_CUDA_GEMM_BLOCKS=2), accurate mode's sums outside the MMA (LRPSEG_CUDA_ACCURATE=split), the WGRAD walk with precomputed LRP quotients (LRPSEG_CUDA_WGRAD_WALK=1 LRPSEG_CUDA_LRP_QUOTIENT=1)"
 LRPSEG_CUDA_GEMM_BLOCKS=2 LRPSEG_DEVICE=$DEVICE timeout 60 node "$B/conformance.mjs" > "$OUTDIR/conformance-2blocks.txt" 2>&1
 grep -E '^(✓|✗)|passed' "$OUTDIR/conformance-2blocks.txt" | head -5
 LRPSEG_CUDA_ACCURATE=split LRPSEG_DEVICE=$DEVICE timeout 60 node "$B/conformance.mjs" > "$OUTDIR/conformance-split.txt" 2>&1
 grep -E '^(✓|✗)|passed' "$OUTDIR/conformance-split.txt" | head -5
+# written without a GPU (2026-12-07): weight gradients' operands walked by carries, relevance quotients
+# computed before the product; bit-identical to the default kernels in the emulation
+LRPSEG_CUDA_WGRAD_WALK=1 LRPSEG_CUDA_LRP_QUOTIENT=1 LRPSEG_DEVICE=$DEVICE timeout 60 node "$B/conformance.mjs" > "$OUTDIR/conformance-walk-quotient.txt" 2>&1
+grep -E '^(✓|✗)|passed' "$OUTDIR/conformance-walk-quotient.txt" | head -5
 
 say "PyTorch baseline"
 if [[ -f build/offline/anchors/pytorch_lrp_bench.py ]]; then
@@ -97,6 +101,9 @@ for prec in fast accurate; do
   LRPSEG_CUDA_GEMM_BLOCKS=2 LRPSEG_CUDA_PRECISION=$prec bench "2blocks-$prec-vgg11-128n-256" $(( $(left) - 40 )) --arch vgg11-128n --batch-size 256 --backend cuda --device "$DEVICE"
 done
 LRPSEG_CUDA_ACCURATE=split LRPSEG_CUDA_PRECISION=accurate bench "split-accurate-vgg11-128n-256" $(( $(left) - 40 )) --arch vgg11-128n --batch-size 256 --backend cuda --device "$DEVICE"
+# the walk and the quotients (training step and LRP), alone and with 2 blocks per SM (what device-study.sh trains with)
+LRPSEG_CUDA_WGRAD_WALK=1 LRPSEG_CUDA_LRP_QUOTIENT=1 LRPSEG_CUDA_PRECISION=fast bench "walkq-fast-vgg11-128n-64" $(( $(left) - 40 )) --arch vgg11-128n --batch-size 64 --backend cuda --device "$DEVICE" --train
+LRPSEG_CUDA_GEMM_BLOCKS=2 LRPSEG_CUDA_WGRAD_WALK=1 LRPSEG_CUDA_LRP_QUOTIENT=1 LRPSEG_CUDA_PRECISION=fast bench "all-fast-vgg11-128n-64" $(( $(left) - 40 )) --arch vgg11-128n --batch-size 64 --backend cuda --device "$DEVICE" --train
 if [[ -f $dawn ]]; then
   say "lrpseg bench: webgpu"
   LRPSEG_WEBGPU_F16=0 bench "webgpu-f32-vgg11-128n-64" $(( $(left) / 2 )) --arch vgg11-128n --batch-size 64 --backend webgpu
@@ -171,13 +178,26 @@ for (const [tag, label, tf32] of [['2blocks-fast', 'fast, 2 blocks/SM', true], [
     rows.push(['vgg11-128n', '256', label, t.task, t.images_per_s.toFixed(0), ref ? `${ref} (${tf32 ? 'TF32' : 'strict FP32'})` : '', ref ? (t.images_per_s / ref).toFixed(2) + '×' : '']);
   }
 }
-// WebGPU rows (128N, batch 64): against CUDA's fast and accurate modes on the same task, and PyTorch strict FP32
 const cudaIps = (prec, task) => {
   const f = path.join(dir, `bench-${prec}-vgg11-128n-64.json`);
   if (!fs.existsSync(f)) return null;
   const b = JSON.parse(fs.readFileSync(f, 'utf8')).backends[0];
   return b.available ? (b.results.find((t) => t.task === task)?.images_per_s ?? null) : null;
 };
+// the walk and the quotients (128N, batch 64, fast): against PyTorch TF32 and the default kernels' fast row
+for (const [tag, label] of [['walkq-fast', 'fast, walk + quotients'], ['all-fast', 'fast, walk + quotients + 2 blocks/SM']]) {
+  const f = path.join(dir, `bench-${tag}-vgg11-128n-64.json`);
+  const b = fs.existsSync(f) ? JSON.parse(fs.readFileSync(f, 'utf8')).backends[0] : null;
+  if (!b || !b.available) continue;
+  for (const t of b.results) {
+    const r = torch.rows.get('64-true');
+    const ref = t.task.startsWith('train') ? (torch.train && torch.train.batch === 64 ? torch.train.ips : null) : r ? r[t.task] : null;
+    const own = cudaIps('fast', t.task);
+    rows.push(['vgg11-128n', '64', label, t.task, t.images_per_s.toFixed(0), ref ? `${ref} (TF32)` : '',
+      [ref ? (t.images_per_s / ref).toFixed(2) + '×' : '', own ? `${(t.images_per_s / own).toFixed(2)}× default kernels` : ''].filter(Boolean).join('; ')]);
+  }
+}
+// WebGPU rows (128N, batch 64): against CUDA's fast and accurate modes on the same task, and PyTorch strict FP32
 for (const p of ['f32', 'f16']) {
   const f = path.join(dir, `bench-webgpu-${p}-vgg11-128n-64.json`);
   if (!fs.existsSync(f)) continue;
@@ -205,5 +225,6 @@ echo "conformance (webgpu): ${wconf_line:-did not run or finish}"
 echo "fidelity: $(tail -1 "$OUTDIR/fidelity.txt" 2>/dev/null || echo 'did not run')"
 echo "conformance (cuda, 2 blocks/SM): $(grep -E '^[0-9]+ passed, [0-9]+ failed' "$OUTDIR/conformance-2blocks.txt" 2>/dev/null | tail -1 || echo 'did not run')"
 echo "conformance (cuda, accurate split): $(grep -E '^[0-9]+ passed, [0-9]+ failed' "$OUTDIR/conformance-split.txt" 2>/dev/null | tail -1 || echo 'did not run')"
+echo "conformance (cuda, WGRAD walk + LRP quotients): $(grep -E '^[0-9]+ passed, [0-9]+ failed' "$OUTDIR/conformance-walk-quotient.txt" 2>/dev/null | tail -1 || echo 'did not run')"
 say "done"
 [[ -n $conf_line && $conf_line == *" 0 failed"* ]]

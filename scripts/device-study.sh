@@ -12,13 +12,13 @@
 # Call 1:        carry [".device", "build/offline"]: source .device/env.sh; nvidia-smi -L
 #                (or the device check, with ".devsamples" too, docs/cuda.md; then BUDGET=330 below)
 # Call 2, within 30 s (the machine stays warm; .device and build/offline stay there): carry [".devdata"],
-#                timeout_s 600: source .device/env.sh; LRPSEG_CUDA_GEMM_BLOCKS=2 BUDGET=540 \
-#                  bash scripts/device-study.sh 2>&1 | tee $OUT/log.txt
+#                timeout_s 600: source .device/env.sh; BUDGET=540 bash scripts/device-study.sh 2>&1 | tee $OUT/log.txt
 # Env: BUDGET (s, default 420), ARCH (vgg11-onefc), SEED (0), BACKEND (cuda), LEVERS (train options), SIZE, WIDTH_DIVISOR,
 #      LEVERS_B (other train options: then two runs of half the epochs each, evaluated side by side, no calibration),
 #      WORKERS (data loading threads, default 12: images are decoded in pure JS there, no sharp),
-#      LRPSEG_DEVICE (GPU index), LRPSEG_CUDA_GEMM_BLOCKS=2 (faster GEMM, used only if the CUDA conformance
-#      suites, run first, pass with it), OUT.
+#      LRPSEG_DEVICE (GPU index), OUT, KERNEL_EXPERIMENTS (default 1: train with the CUDA kernel experiments
+#      LRPSEG_CUDA_GEMM_BLOCKS=2, LRPSEG_CUDA_WGRAD_WALK=1, LRPSEG_CUDA_LRP_QUOTIENT=1 (docs/cuda.md), used only
+#      if the CUDA conformance suites, run first, pass with them; 0: the default kernels).
 # Back here:     cat the model parts in order (model-f16.safetensors.part-*) into one file.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -48,16 +48,21 @@ L() { node "$B/cli.mjs" "$@"; }
 DEV=(); [[ $BACKEND == cuda || $BACKEND == webgpu ]] && DEV=(--device "${LRPSEG_DEVICE:-0}")
 C=(--manifest .devdata/six.json --classes Crack,Blowhole,Free --backend "$BACKEND" "${DEV[@]}" --arch "$ARCH" --size "$SIZE" --width-divisor "$WIDTH_DIVISOR" --batch-size 32 --seed "$SEED" --workers "$WORKERS" -q)
 
-# the conformance suites on the GPU with the kernels this study trains with (a few seconds): a kernel
-# option such as LRPSEG_CUDA_GEMM_BLOCKS=2 (1.4x on the H100, never checked there) is dropped if they fail
+# the conformance suites on the GPU with the kernels this study trains with (a few seconds): the kernel
+# experiments (the 2-blocks GEMM, 1.4x on the H100; the WGRAD walk and the LRP quotients, written without a
+# GPU) are all dropped if they fail
+EXPERIMENTS=(LRPSEG_CUDA_GEMM_BLOCKS=2 LRPSEG_CUDA_WGRAD_WALK=1 LRPSEG_CUDA_LRP_QUOTIENT=1)
+[[ ${KERNEL_EXPERIMENTS:-1} == 1 && $BACKEND == cuda ]] && export "${EXPERIMENTS[@]}"
+kernels() { env | grep -E '^LRPSEG_CUDA_(GEMM_BLOCKS|WGRAD_WALK|LRP_QUOTIENT)=' | sort | tr '\n' ' '; }
 if [[ $BACKEND == cuda && -f $B/conformance.mjs ]]; then
-  say "conformance on cuda${LRPSEG_CUDA_GEMM_BLOCKS:+ with LRPSEG_CUDA_GEMM_BLOCKS=$LRPSEG_CUDA_GEMM_BLOCKS}"
+  say "conformance on cuda with: $(kernels)"
   cuda_conformance() { LRPSEG_DEVICE=${LRPSEG_DEVICE:-0} timeout 120 node "$B/conformance.mjs" > "$WORK/conformance.txt" 2>&1; }
   passed=0; cuda_conformance && passed=1
-  if (( !passed )) && [[ -n ${LRPSEG_CUDA_GEMM_BLOCKS:-} ]]; then
+  if (( !passed )) && [[ -n $(kernels) ]]; then
     grep -m5 -i 'fail' "$WORK/conformance.txt"; tail -1 "$WORK/conformance.txt"
-    echo "device-study: conformance failed with LRPSEG_CUDA_GEMM_BLOCKS=$LRPSEG_CUDA_GEMM_BLOCKS; training with the default kernels"
-    unset LRPSEG_CUDA_GEMM_BLOCKS
+    echo "device-study: conformance failed with $(kernels); training with the default kernels"
+    cp "$WORK/conformance.txt" "$OUTDIR/conformance-experiments.txt" 2>/dev/null
+    unset LRPSEG_CUDA_GEMM_BLOCKS LRPSEG_CUDA_WGRAD_WALK LRPSEG_CUDA_LRP_QUOTIENT
     cuda_conformance && passed=1
   fi
   (( passed )) || { tail -20 "$WORK/conformance.txt"; echo "device-study: the conformance suites did not pass on cuda (above); no training"; exit 1; }
