@@ -19,7 +19,8 @@
 #      LRPSEG_DEVICE (GPU index), OUT, KERNEL_EXPERIMENTS (default 1: train with the CUDA kernel experiments
 #      LRPSEG_CUDA_GEMM_BLOCKS=2, LRPSEG_CUDA_WGRAD_WALK=1, LRPSEG_CUDA_LRP_QUOTIENT=1 (docs/cuda.md), used only
 #      if the CUDA conformance suites, run first, pass with them; 0: the default kernels).
-# Back here:     cat the model parts in order (model-f16.safetensors.part-*) into one file.
+# Back here:     bash scripts/device-study-import.sh DIR (the fetched files): joins and checks the model parts,
+#                calibrates, and evaluates the model paired against the bundled one.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 B=build/offline/lrpseg
