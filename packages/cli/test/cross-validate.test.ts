@@ -3,28 +3,14 @@
  * configurations, run at a tiny size on a few real Magnetic Tile images of each of the six classes.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SHARED_DIR, tempDir } from './helpers.js';
+import { HAVE_MT, miniMagneticTile, tempDir } from './helpers.js';
 
 const exec = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '../../..');
-const MT = path.join(SHARED_DIR, 'datasets', 'magnetic-tile');
-const CLASSES = ['Crack', 'Blowhole', 'Free', 'Break', 'Fray', 'Uneven'];
-const HAVE_MT = CLASSES.every((c) => existsSync(path.join(MT, `MT_${c}`, 'Imgs')));
-
-/** A Magnetic Tile layout with the first n images (and masks) of every class, linked. */
-function miniMagneticTile(dir: string, n: number): void {
-  for (const c of CLASSES) {
-    const from = path.join(MT, `MT_${c}`, 'Imgs');
-    const to = path.join(dir, `MT_${c}`, 'Imgs');
-    mkdirSync(to, { recursive: true });
-    const stems = readdirSync(from).filter((f) => f.endsWith('.jpg')).sort().slice(0, n).map((f) => f.slice(0, -4));
-    for (const s of stems) for (const ext of ['.jpg', '.png']) symlinkSync(path.join(from, s + ext), path.join(to, s + ext));
-  }
-}
 
 describe.skipIf(!HAVE_MT)('scripts/cross-validate.sh', () => {
   const tmp = tempDir('lrpseg-cv-');

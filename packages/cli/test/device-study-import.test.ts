@@ -5,30 +5,16 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SHARED_DIR, tempDir } from './helpers.js';
+import { HAVE_MT, miniMagneticTile, tempDir } from './helpers.js';
 
 const exec = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '../../..');
 const cli = path.join(root, 'packages/cli/dist/main.js');
 const script = path.join(root, 'scripts/device-study-import.sh');
-const MT = path.join(SHARED_DIR, 'datasets', 'magnetic-tile');
-const CLASSES = ['Crack', 'Blowhole', 'Free', 'Break', 'Fray', 'Uneven'];
-const HAVE_MT = CLASSES.every((c) => existsSync(path.join(MT, `MT_${c}`, 'Imgs')));
-
-/** A Magnetic Tile layout with the first n images (and masks) of every class, linked. */
-function miniMagneticTile(dir: string, n: number): void {
-  for (const c of CLASSES) {
-    const from = path.join(MT, `MT_${c}`, 'Imgs');
-    const to = path.join(dir, `MT_${c}`, 'Imgs');
-    mkdirSync(to, { recursive: true });
-    const stems = readdirSync(from).filter((f) => f.endsWith('.jpg')).sort().slice(0, n).map((f) => f.slice(0, -4));
-    for (const s of stems) for (const ext of ['.jpg', '.png']) symlinkSync(path.join(from, s + ext), path.join(to, s + ext));
-  }
-}
 
 /** What the study returns: the F16 model cut in two parts, its sha256 line, and calibration.json. */
 function studyOutput(dir: string, model: Buffer, threshold: number): void {

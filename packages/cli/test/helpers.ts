@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { run } from '../src/cli.js';
@@ -35,6 +35,22 @@ export const SHARED_DIR = process.env.LRPSEG_SHARED
   : path.resolve(import.meta.dirname, '../../../../shared');
 export const BLOWHOLE_DIR = path.join(SHARED_DIR, 'datasets', 'magnetic-tile', 'MT_Blowhole', 'Imgs');
 export const HAVE_BLOWHOLE = existsSync(BLOWHOLE_DIR);
+
+/** Magnetic Tile's six classes in the shared data, and whether all are there. */
+export const MT_DIR = path.join(SHARED_DIR, 'datasets', 'magnetic-tile');
+export const MT_CLASSES = ['Crack', 'Blowhole', 'Free', 'Break', 'Fray', 'Uneven'] as const;
+export const HAVE_MT = MT_CLASSES.every((c) => existsSync(path.join(MT_DIR, `MT_${c}`, 'Imgs')));
+
+/** A Magnetic Tile layout in `dir` with the first n images (and masks) of every class, linked. */
+export function miniMagneticTile(dir: string, n: number): void {
+  for (const c of MT_CLASSES) {
+    const from = path.join(MT_DIR, `MT_${c}`, 'Imgs');
+    const to = path.join(dir, `MT_${c}`, 'Imgs');
+    mkdirSync(to, { recursive: true });
+    const stems = readdirSync(from).filter((f) => f.endsWith('.jpg')).sort().slice(0, n).map((f) => f.slice(0, -4));
+    for (const s of stems) for (const ext of ['.jpg', '.png']) symlinkSync(path.join(from, s + ext), path.join(to, s + ext));
+  }
+}
 
 export function blowholeJpegs(n: number): string[] {
   if (!HAVE_BLOWHOLE) return [];
