@@ -84,7 +84,6 @@ HD inline float stabilise(float z, float e) { return z >= 0.f ? z + e : z - e; }
 
 // Index decomposition uses 32-bit unsigned division (64-bit division is many times slower on the
 // device); gemm() refuses products whose M, N or K reach 2³¹. Memory offsets are 64-bit.
-
 HD inline float gemmLoadA(const GemmParams& p, i64 m64, i64 k64) {
   const u32 m = (u32)m64, k = (u32)k64;
   if (p.kind == GEMM_FWD) {
@@ -204,7 +203,6 @@ HD inline void gemmEpilogue(const GemmParams& p, i64 m64, i64 n64, float acc) {
 // walkers below decompose once and then advance mixed-radix counters by carries. The host emulation
 // replays the kernel's per-thread walks with the same code (emulateTcBlocks in kernels_impl.h).
 
-
 HD inline KPos kposAt(u32 k, u32 Q, u32 ks) {
   const u32 kk2 = ks * ks, qkk = Q * kk2;
   KPos a;
@@ -245,7 +243,6 @@ HD inline void mposAdd(MPos& a, const MPos& s, u32 R) {
   if (a.mm >= R) { a.mm -= R; a.r++; }
   a.r += s.r;
 }
-
 
 HD inline WPos wposAt(u32 k, u32 oh, u32 ow) {
   const u32 P = oh * ow;
