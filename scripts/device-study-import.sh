@@ -7,7 +7,8 @@
 # the same views, on the CPU.
 #
 # Usage: bash scripts/device-study-import.sh DIR [SUBSET]
-#   DIR     the study's returned files (model-f16.safetensors.part-*, model-f16.sha256, calibration.json)
+#   DIR     the study's returned files (model-f16.safetensors.part-*, model-f16.sha256, results.tgz with
+#           calibration.json among the logs and metrics)
 #   SUBSET  val or test (default val: the choice between the models is made there; test is read once after)
 # Env: EVAL=0 stops after the model and the split (the paired evaluation of a full-width model takes about
 #      half an hour per subset on a 2-core machine); THREADS (CPU threads, default all); DATA (the Magnetic
@@ -29,6 +30,12 @@ BUNDLED=${BUNDLED:-models/mt-vgg11-onefc-w8.safetensors}
 [[ -f packages/cli/dist/main.js ]] || { echo "device-study-import: build first (bash scripts/setup.sh)" >&2; exit 2; }
 L() { node packages/cli/dist/main.js "$@"; }
 THREADS_OPT=(); [[ -n ${THREADS:-} ]] && THREADS_OPT=(--threads "$THREADS")
+
+# the small results travel as one archive (the device tool returns at most 8 files)
+if [[ -f $DIR/results.tgz ]]; then
+  tar xzf "$DIR/results.tgz" -C "$DIR"
+  echo "results.tgz: $(tar tzf "$DIR/results.tgz" | grep -v '/$' | sed 's|^\./||' | sort | tr '\n' ' ')"
+fi
 
 shopt -s nullglob
 parts=("$DIR"/model-f16.safetensors.part-*)

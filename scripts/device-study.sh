@@ -2,10 +2,12 @@
 # Full-scale classifier training for issue 5 on the lent GPU machine, sized to a time budget
 # (docs/levers.md, "On a lent GPU machine"): one timing epoch, then one run of VGG-11 at 224 × 224 with
 # full widths and the levers that helped on the CPU, its epochs chosen so that training and the test
-# evaluation (balanced accuracy; Simple, GMM, BMM with `ours`) fit BUDGET seconds. Copies the log,
-# metrics (uncalibrated, and with the decision threshold chosen on val) and the model (F16, in parts of
-# at most 15 MiB: the device tool returns at most 8 files of 16 MiB each) to $OUT; logs go to stdout
-# (tee it to $OUT/log.txt; metrics.md tables are in the log).
+# evaluation (balanced accuracy; Simple, GMM, BMM with `ours`) fit BUDGET seconds. Writes to $OUT the
+# model (F16, in parts of at most 15 MiB, and its sha256) and results.tgz (the training logs, the
+# conformance log, metrics uncalibrated and with the decision threshold chosen on val, calibration.json),
+# rewritten as each result arrives so that a run cut short still returns what it had: the device tool
+# returns at most 8 files of 16 MiB each. Logs go to stdout (tee it to $OUT/log.txt; metrics.md tables
+# are in the log).
 #
 # Prepare here:  bash ../shared/device/prepare.sh; bash scripts/setup.sh; pnpm bundle:offline;
 #                bash scripts/device-data.sh
@@ -43,7 +45,10 @@ command -v node >/dev/null || { echo "device-study: no node on PATH (source .dev
 [[ -f $B/cli.mjs ]] || { echo "device-study: $B is incomplete (run pnpm bundle:offline and carry build/offline)"; exit 2; }
 [[ -f .devdata/six.json && -d .devdata/magnetic-tile/MT_Free/Imgs ]] || { echo "device-study: no .devdata (run scripts/device-data.sh here and carry .devdata in the call before)"; exit 2; }
 echo "data: $(ls .devdata/magnetic-tile/MT_Free/Imgs | wc -l) files in MT_Free/Imgs"
-mkdir -p "$OUTDIR" "$WORK"
+mkdir -p "$OUTDIR" "$WORK" "$WORK/results"
+keep() { # SRC [NAME]: a small result file into results.tgz
+  cp "$1" "$WORK/results/${2:-$(basename "$1")}" 2>/dev/null && tar czf "$OUTDIR/results.tgz" -C "$WORK/results" .
+}
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=index,name,driver_version,memory.total --format=csv,noheader
 L() { node "$B/cli.mjs" "$@"; }
 DEV=(); [[ $BACKEND == cuda || $BACKEND == webgpu ]] && DEV=(--device "${LRPSEG_DEVICE:-0}")
@@ -62,13 +67,13 @@ if [[ $BACKEND == cuda && -f $B/conformance.mjs ]]; then
   if (( !passed )) && [[ -n $(kernels) ]]; then
     grep -m5 -i 'fail' "$WORK/conformance.txt"; tail -1 "$WORK/conformance.txt"
     echo "device-study: conformance failed with $(kernels); training with the default kernels"
-    cp "$WORK/conformance.txt" "$OUTDIR/conformance-experiments.txt" 2>/dev/null
+    keep "$WORK/conformance.txt" conformance-experiments.txt
     unset LRPSEG_CUDA_GEMM_BLOCKS LRPSEG_CUDA_WGRAD_WALK LRPSEG_CUDA_LRP_QUOTIENT
     cuda_conformance && passed=1
   fi
   (( passed )) || { tail -20 "$WORK/conformance.txt"; echo "device-study: the conformance suites did not pass on cuda (above); no training"; exit 1; }
   tail -1 "$WORK/conformance.txt"
-  cp "$WORK/conformance.txt" "$OUTDIR/" 2>/dev/null
+  keep "$WORK/conformance.txt"
 fi
 
 say "timing: one epoch (35 steps and the validation)"
@@ -116,14 +121,14 @@ if (( runs == 2 )); then
   RUN_A="$WORK/a-$ARCH-s$SEED" RUN_B="$WORK/b-$ARCH-s$SEED"
   say "run A: $LEVERS"
   train_run "$RUN_A" $LEVERS
-  cp "$RUN_A/train-log.jsonl" "$OUTDIR/train-log-a.jsonl" 2>/dev/null
+  keep "$RUN_A/train-log.jsonl" train-log-a.jsonl
   say "run B: $LEVERS_B"
   train_run "$RUN_B" $LEVERS_B
-  cp "$RUN_B/train-log.jsonl" "$OUTDIR/train-log-b.jsonl" 2>/dev/null
+  keep "$RUN_B/train-log.jsonl" train-log-b.jsonl
   say "test evaluation of A and B (paired: B − A)"
   L eval --model "$RUN_A/model.safetensors" --model "$RUN_B/model.safetensors" --rules ours --methods simple,gmm,bmm --data "$RUN_A/eval-split.json" \
     --subset test --backend "$BACKEND" "${DEV[@]}" --out "$WORK/eval-ab" -q > "$WORK/eval-ab.txt" 2>&1 || { echo "evaluation failed:"; tail -20 "$WORK/eval-ab.txt"; }
-  cp "$WORK/eval-ab/metrics.json" "$OUTDIR/" 2>/dev/null
+  keep "$WORK/eval-ab/metrics.json"
   sed '/^## The paper/,$d' "$WORK/eval-ab/metrics.md" 2>/dev/null
   a_val=$(best_val "$RUN_A") b_val=$(best_val "$RUN_B")
   echo "best validation balanced accuracy: A $a_val, B $b_val"
@@ -136,12 +141,12 @@ fi
 
 RUN="$WORK/$ARCH-s$SEED"
 train_run "$RUN" $LEVERS
-cp "$RUN/train-log.jsonl" "$OUTDIR/" 2>/dev/null
+keep "$RUN/train-log.jsonl"
 
 say "test evaluation"
 L eval --model "$RUN/model.safetensors" --rules ours --methods simple,gmm,bmm --data "$RUN/eval-split.json" --subset test \
   --backend "$BACKEND" "${DEV[@]}" --out "$RUN/eval" -q > "$WORK/eval.txt" 2>&1 || { echo "evaluation failed:"; tail -20 "$WORK/eval.txt"; }
-cp "$RUN/eval/metrics.json" "$OUTDIR/" 2>/dev/null
+keep "$RUN/eval/metrics.json"
 sed '/^## The paper/,$d' "$RUN/eval/metrics.md" 2>/dev/null
 
 # the decision threshold chosen on val (lrpseg calibrate), and the test again with it; the calibrated model
@@ -150,10 +155,10 @@ sed '/^## The paper/,$d' "$RUN/eval/metrics.md" 2>/dev/null
 if (( $(left) > 45 )); then
   say "calibration on val, then the test evaluation of both models (paired: calibrated − argmax)"
   L calibrate "$RUN/model.safetensors" --manifest "$RUN/eval-split.json" --backend "$BACKEND" "${DEV[@]}" -o "$RUN/model-cal.safetensors" \
-    && L info --json "$RUN/model-cal.safetensors" > "$OUTDIR/calibration.json" \
+    && L info --json "$RUN/model-cal.safetensors" > "$WORK/calibration.json" && keep "$WORK/calibration.json" \
     && L eval --model "$RUN/model.safetensors" --model "$RUN/model-cal.safetensors" --rules ours --methods simple,gmm,bmm --data "$RUN/eval-split.json" --subset test \
       --backend "$BACKEND" "${DEV[@]}" --out "$RUN/eval-cal" -q > "$WORK/eval-cal.txt" 2>&1 \
-    && cp "$RUN/eval-cal/metrics.json" "$OUTDIR/metrics-calibrated.json" && sed '/^## The paper/,$d' "$RUN/eval-cal/metrics.md" \
+    && keep "$RUN/eval-cal/metrics.json" metrics-calibrated.json && sed '/^## The paper/,$d' "$RUN/eval-cal/metrics.md" \
     || { echo "calibration failed:"; tail -20 "$WORK/eval-cal.txt" 2>/dev/null; }
 else
   echo "no time left for the calibration"

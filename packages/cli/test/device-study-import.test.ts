@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,15 +16,20 @@ const root = path.resolve(import.meta.dirname, '../../..');
 const cli = path.join(root, 'packages/cli/dist/main.js');
 const script = path.join(root, 'scripts/device-study-import.sh');
 
-/** What the study returns: the F16 model cut in two parts, its sha256 line, and calibration.json. */
-function studyOutput(dir: string, model: Buffer, threshold: number): void {
+/** What the study returns: the F16 model cut in two parts, its sha256 line, and results.tgz with calibration.json. */
+async function studyOutput(dir: string, model: Buffer, threshold: number): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const cut = Math.floor(model.length / 2);
   writeFileSync(path.join(dir, 'model-f16.safetensors.part-00'), model.subarray(0, cut));
   writeFileSync(path.join(dir, 'model-f16.safetensors.part-01'), model.subarray(cut));
   const sha = createHash('sha256').update(model).digest('hex');
   writeFileSync(path.join(dir, 'model-f16.sha256'), `${sha}  /tmp/lrpseg-study.x/model-f16.safetensors\n`);
-  writeFileSync(path.join(dir, 'calibration.json'), JSON.stringify({ file: 'model-cal.safetensors', calibration: { threshold, bias: 'classifier.0.bias', source: 'eval-split.json:val' } }));
+  const results = path.join(dir, 'results');
+  mkdirSync(results);
+  writeFileSync(path.join(results, 'calibration.json'), JSON.stringify({ file: 'model-cal.safetensors', calibration: { threshold, bias: 'classifier.0.bias', source: 'eval-split.json:val' } }));
+  writeFileSync(path.join(results, 'train-log.jsonl'), '{"epoch":1}\n');
+  await exec('tar', ['czf', path.join(dir, 'results.tgz'), '-C', results, '.']);
+  rmSync(results, { recursive: true });
 }
 
 describe.skipIf(!HAVE_MT)('scripts/device-study-import.sh', () => {
@@ -44,9 +49,10 @@ describe.skipIf(!HAVE_MT)('scripts/device-study-import.sh', () => {
 
   it('joins and checks the parts, folds the threshold in, writes the split and evaluates the pair on val', async () => {
     const out = path.join(tmp.dir, 'ok');
-    studyOutput(out, readFileSync(returned), 0.25);
+    await studyOutput(out, readFileSync(returned), 0.25);
     const r = await exec('bash', [script, out], { env, cwd: tmp.dir, timeout: 240_000 });
     expect(r.stdout).toMatch(/2 part\(s\) joined, sha256 [0-9a-f]{64} matches/);
+    expect(r.stdout).toContain('results.tgz: calibration.json train-log.jsonl');
     expect(readFileSync(path.join(out, 'model-f16.safetensors')).equals(readFileSync(returned))).toBe(true);
     const info = JSON.parse((await exec('node', [cli, 'info', '--json', path.join(out, 'model-f16-cal.safetensors')])).stdout);
     expect(info.calibration.threshold).toBe(0.25);
@@ -65,7 +71,7 @@ describe.skipIf(!HAVE_MT)('scripts/device-study-import.sh', () => {
   it('refuses parts that do not match the sha256, and an unknown subset', async () => {
     const out = path.join(tmp.dir, 'damaged');
     const model = Buffer.from(readFileSync(returned));
-    studyOutput(out, model, 0.25);
+    await studyOutput(out, model, 0.25);
     const part = path.join(out, 'model-f16.safetensors.part-01');
     const bytes = readFileSync(part);
     bytes[10] ^= 0xff;
