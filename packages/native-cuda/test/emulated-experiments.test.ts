@@ -5,24 +5,16 @@
  * index shows here; what it cannot show is the device's speed or a device-only fault (docs/cuda.md).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { buildVgg, explain, parseComposite, vgg11Meta, type Backend, type Tensor } from '@lrpseg/core';
+import { buildVgg, explain, mulberry32, parseComposite, vgg11Meta, type Backend, type Tensor } from '@lrpseg/core';
 import { createCudaBackend, cudaAvailability } from '../src/index.js';
 
 const emu = await cudaAvailability({ emulate: true });
 const initialEnv = { walk: process.env.LRPSEG_CUDA_WGRAD_WALK, quotient: process.env.LRPSEG_CUDA_LRP_QUOTIENT };
 
-/** Uniform values in [lo, hi) from a seeded generator (mulberry32). */
+/** Uniform values in [lo, hi) from core's seeded generator. */
 function randomValues(count: number, seed: number, lo = -1, hi = 1): Float32Array {
-  let a = seed >>> 0;
-  const out = new Float32Array(count);
-  for (let i = 0; i < count; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = lo + (hi - lo) * (((t ^ (t >>> 14)) >>> 0) / 4294967296);
-  }
-  return out;
+  const rnd = mulberry32(seed);
+  return Float32Array.from({ length: count }, () => lo + (hi - lo) * rnd());
 }
 
 /** Runs `f` on a backend created with the environment variable set (or unset), and returns its result. */
