@@ -68,6 +68,8 @@ export class WebgpuBackend implements Backend {
   private readonly exactTiles: TileSet;
   /** Whether the matrix products stage f16 operand tiles (opt-in, needs shader-f16). */
   readonly f16: boolean;
+  /** Whether the tiled matrix products walk their operands (WebgpuOptions.operandWalk). */
+  readonly operandWalk: boolean;
   private readonly queue: CommandQueue;
   private readonly pipelines: PipelineCache;
   private readonly storage: BufferPool;
@@ -91,6 +93,7 @@ export class WebgpuBackend implements Backend {
     this.tiles = tilesFor(this.f16);
     this.exactTiles = this.f16 ? tilesFor(false) : this.tiles;
     this.gemmMode = opts.kernels === 'naive' ? 'naive' : this.tiles.square;
+    this.operandWalk = opts.operandWalk ?? true;
     this.maxBinding = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
     this.maxPerDim = device.limits.maxComputeWorkgroupsPerDimension;
     this.pipelines = new PipelineCache(device);
@@ -221,7 +224,7 @@ export class WebgpuBackend implements Backend {
 
   private gemm(spec: GemmSpec, m: number, n: number, k: number, params: Readonly<Record<string, number>>, buffers: readonly GPUBuffer[], exact = false): void {
     const mode: GemmMode = this.gemmMode === 'naive' ? 'naive' : pickTile(exact ? this.exactTiles : this.tiles, m, n);
-    this.run(gemmKernel(spec, mode), { M: m, N: n, K: k, ...params }, buffers, gemmGrid(m, n, mode, this.maxPerDim));
+    this.run(gemmKernel(spec, mode, this.operandWalk), { M: m, N: n, K: k, ...params }, buffers, gemmGrid(m, n, mode, this.maxPerDim));
   }
 
   private context(scratch: (floats: number) => GPUBuffer, upload: (v: Float32Array) => GPUBuffer): RelevanceContext {

@@ -18,6 +18,12 @@ export interface WebgpuOptions {
    * ops stay f32: their quotients R / stab(z, e) exceed f16's range. Ignored where the adapter lacks it.
    */
   readonly f16?: boolean;
+  /**
+   * Operand walks in the tiled matrix products (default true): each thread decomposes its fixed index
+   * once and advances the other with carries instead of dividing at every element; false keeps the
+   * per-element loads (benchmarks and tests: both give the same bits).
+   */
+  readonly operandWalk?: boolean;
   /** A GEMM tile to use instead of the one chosen from the adapter's limits (benchmarks). */
   readonly tile?: TileConfig;
   /** Dispatches recorded per submit (default 64). */

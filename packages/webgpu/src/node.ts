@@ -3,8 +3,8 @@
  * the GPU through Vulkan; on a machine without one, SwiftShader (Debian's chromium package ships it)
  * serves as a CPU Vulkan device: VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json.
  *
- * Environment (for the CLI, which passes no options): LRPSEG_WEBGPU_KERNELS=naive|tiled and
- * LRPSEG_WEBGPU_F16=1 set the defaults of `kernels` and `f16`.
+ * Environment (for the CLI, which passes no options): LRPSEG_WEBGPU_KERNELS=naive|tiled,
+ * LRPSEG_WEBGPU_F16=1 and LRPSEG_WEBGPU_WALK=0 set the defaults of `kernels`, `f16` and `operandWalk`.
  */
 import { LrpsegError, type Backend } from '@lrpseg/core';
 import { WebgpuBackend } from './backend.js';
@@ -38,7 +38,8 @@ function envDefaults(opts: WebgpuOptions): WebgpuOptions {
   const env = typeof process !== 'undefined' ? process.env : {};
   const kernels = opts.kernels ?? (env.LRPSEG_WEBGPU_KERNELS === 'naive' ? 'naive' : undefined);
   const f16 = opts.f16 ?? (env.LRPSEG_WEBGPU_F16 === '1' ? true : undefined);
-  return { ...opts, ...(kernels ? { kernels } : {}), ...(f16 !== undefined ? { f16 } : {}) };
+  const operandWalk = opts.operandWalk ?? (env.LRPSEG_WEBGPU_WALK === '0' ? false : undefined);
+  return { ...opts, ...(kernels ? { kernels } : {}), ...(f16 !== undefined ? { f16 } : {}), ...(operandWalk !== undefined ? { operandWalk } : {}) };
 }
 
 export async function webgpuAvailability(opts: Pick<WebgpuOptions, 'gpu'> = {}): Promise<WebgpuAvailability> {

@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 /**
- * Tiled vs naive GEMM kernels on the WebGPU backend (Node/Dawn): conv2d forward and the relevance op
+ * Tiled (operand walks), tiled with per-element operand loads, and naive GEMM kernels on the WebGPU backend (Node/Dawn): conv2d forward and the relevance op
  * of one conv layer (gamma: a modified forward + a transposed conv), on VGG-11-like layer shapes.
  * Build first (pnpm exec turbo run build). Usage:
- *   VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json node packages/webgpu/test/bench-kernels.mjs [--quick] [--k32] [--json out.json]
- * (on a GPU leave VK_ICD_FILENAMES unset). Tiled: median of 3 runs; naive: 1 run (it is slow on SwiftShader).
+ *   VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json node packages/webgpu/test/bench-kernels.mjs [--quick] [--k32] [--no-naive] [--iters N] [--json out.json]
+ * (on a GPU leave VK_ICD_FILENAMES unset). Tiled and loads: median of 3 runs (--iters); naive: 1 run (it is slow on SwiftShader).
  */
 import { writeFileSync } from 'node:fs';
 import * as os from 'node:os';
@@ -18,7 +18,10 @@ const layers = quick
   ? [['conv3_1 at 14²', 1, 128, 14, 256], ['conv1_1 at 56²', 1, 3, 56, 64]]
   : [['conv1_1 at 56²', 1, 3, 56, 64], ['conv2_1 at 28²', 1, 64, 28, 128], ['conv3_2 at 14²', 1, 256, 14, 256], ['conv5_1 at 4²', 1, 512, 4, 512]];
 // [name, options, timed runs after one warm-up]
-const modes = [['tiled', {}, quick ? 2 : 3], ['naive', { kernels: 'naive' }, 1]];
+const itersAt = args.indexOf('--iters');
+const iters = itersAt >= 0 ? Number(args[itersAt + 1]) : quick ? 2 : 3;
+const modes = [['tiled', {}, iters], ['loads', { operandWalk: false }, iters]];
+if (!args.includes('--no-naive')) modes.push(['naive', { kernels: 'naive' }, 1]);
 if (args.includes('--k32')) modes.splice(1, 0, ['tiled k32', { tile: { wx: 16, wy: 16, rm: 4, rn: 4, tk: 32, f16: false } }, quick ? 2 : 3]);
 
 const rnd = (n, seed) => {
@@ -63,10 +66,14 @@ for (const [label, n, c, h, o] of layers) {
 }
 const machine = { cpu: os.cpus()[0]?.model.trim(), cores: os.availableParallelism(), loadavg: os.loadavg(), node: process.version, adapter, date: new Date().toISOString() };
 console.log(JSON.stringify(machine));
-const speedups = layers.map(([label]) => {
-  const t = results.find((r) => r.layer === label && r.mode === 'tiled');
-  const n = results.find((r) => r.layer === label && r.mode === 'naive');
-  return { layer: label, forward: +(n.forward_ms / t.forward_ms).toFixed(2), lrp_gamma: +(n.lrp_gamma_ms / t.lrp_gamma_ms).toFixed(2) };
-});
-for (const s of speedups) console.log(`speed-up tiled over naive, ${s.layer}: forward ×${s.forward}, lrp gamma ×${s.lrp_gamma}`);
+const speedups = [];
+for (const base of modes.map(([m]) => m).filter((m) => m !== 'tiled')) {
+  for (const [label] of layers) {
+    const t = results.find((r) => r.layer === label && r.mode === 'tiled');
+    const n = results.find((r) => r.layer === label && r.mode === base);
+    const s = { over: base, layer: label, forward: +(n.forward_ms / t.forward_ms).toFixed(2), lrp_gamma: +(n.lrp_gamma_ms / t.lrp_gamma_ms).toFixed(2) };
+    speedups.push(s);
+    console.log(`speed-up tiled over ${base}, ${label}: forward ×${s.forward}, lrp gamma ×${s.lrp_gamma}`);
+  }
+}
 if (jsonAt >= 0) writeFileSync(args[jsonAt + 1], JSON.stringify({ machine, results, speedups }, null, 2));

@@ -11,7 +11,8 @@
  */
 import type { ParamField, StorageBinding } from './kernel.js';
 import { LRP_HELPERS } from './kernel.js';
-import type { GemmSpec } from './gemm.js';
+import type { GemmSpec, OperandWalk } from './gemm.js';
+import { advance, decompose, digitFields, type Digit } from './walk.js';
 
 /** Geometry parameters every conv product receives. */
 export const CONV_PARAMS: readonly ParamField[] = [
@@ -68,6 +69,41 @@ export interface ForwardVariant {
   readonly bmap?: string;
 }
 
+// A forward product's depth k = ((seg·C + c)·KS + ky)·KS + kx and row m = block·O + o.
+const FORWARD_K: readonly Digit[] = [['seg', null], ['c', 'p.C'], ['ky', 'p.KS'], ['kx', 'p.KS']];
+const FORWARD_M: readonly Digit[] = [['mb', null], ['o', 'p.O']];
+
+/** loadB of a forward product (im2col, then xmap) walking k at a fixed output pixel n. */
+const forwardWalkB: OperandWalk = {
+  fields: `b: u32, iy0: i32, ix0: i32, ${digitFields(FORWARD_K)}`,
+  init: `
+  let ohw = p.OH * p.OW;
+  w.b = n / ohw;
+  let pix = n - w.b * ohw;
+  let oy = pix / p.OW;
+  w.iy0 = i32(oy * p.S) - i32(p.PAD);
+  w.ix0 = i32((pix - oy * p.OW) * p.S) - i32(p.PAD);
+${decompose(FORWARD_K, 'k', 'step')}`,
+  load: `
+  let iy = w.iy0 + i32(w.ky);
+  let ix = w.ix0 + i32(w.kx);
+  if (iy < 0 || ix < 0 || iy >= i32(p.H) || ix >= i32(p.W)) { return 0.0; }
+  return xmap(w.seg, w.c, x[((w.b * p.C + w.c) * p.H + u32(iy)) * p.W + u32(ix)]);`,
+  step: advance(FORWARD_K),
+};
+
+/** loadA of a forward product (the weights, through wmap) walking m at a fixed depth k. */
+const forwardWalkA: OperandWalk = {
+  fields: `seg: u32, kc: u32, ckk: u32, ${digitFields(FORWARD_M)}`,
+  init: `
+  w.ckk = p.C * p.KS * p.KS;
+  w.seg = k / w.ckk;
+  w.kc = k - w.seg * w.ckk;
+${decompose(FORWARD_M, 'm', 'step')}`,
+  load: '  return wmap(w.mb, w.seg, wt[w.o * w.ckk + w.kc]);',
+  step: advance(FORWARD_M),
+};
+
 /** z[block, n, o, oy, ox] = Σ wmap(block, seg, W)·xmap(seg, x) (+ bmap(block, b)). M = blocks·O, N = NB·OH·OW, K = segments·C·k². */
 export function convForwardSpec(v: ForwardVariant): GemmSpec {
   const bindings: StorageBinding[] = [
@@ -111,6 +147,8 @@ ${v.bias ? `fn bmap(mb: u32, b: f32) -> f32 {\n${v.bmap ?? 'return b;'}\n}` : ''
   let b = n / ohw;
   let pix = n - b * ohw;
   out[((mb * p.NB + b) * p.O + o) * ohw + pix] = ${v.bias ? 'v + bmap(mb, bias[o])' : 'v'};`,
+    walkA: forwardWalkA,
+    walkB: forwardWalkB,
   };
 }
 
@@ -128,6 +166,52 @@ export interface AdjointVariant {
   /** Body of fn epi(mb: u32, c: u32, idx: u32, v: f32): writes the result for input element idx. */
   readonly epilogue: string;
 }
+
+// An adjoint product's depth k = ((seg·O + o)·KS + ky)·KS + kx and row m = block·C + c.
+const ADJOINT_K: readonly Digit[] = [['seg', null], ['o', 'p.O'], ['ky', 'p.KS'], ['kx', 'p.KS']];
+const ADJOINT_M: readonly Digit[] = [['mb', null], ['c', 'p.C']];
+
+/** loadB of an adjoint product (the gather from the output-shaped source) walking k at a fixed input pixel n. */
+const adjointWalkB: OperandWalk = {
+  fields: `b: u32, ty0: i32, tx0: i32, ${digitFields(ADJOINT_K)}`,
+  init: `
+  let hw = p.H * p.W;
+  w.b = n / hw;
+  let pix = n - w.b * hw;
+  let y = pix / p.W;
+  w.ty0 = i32(y + p.PAD);
+  w.tx0 = i32(pix - y * p.W + p.PAD);
+${decompose(ADJOINT_K, 'k', 'step')}`,
+  load: `
+  let ty = w.ty0 - i32(w.ky);
+  let tx = w.tx0 - i32(w.kx);
+  if (ty < 0 || tx < 0) { return 0.0; }
+  var oy = u32(ty);
+  var ox = u32(tx);
+  if (p.S != 1u) {
+    oy = oy / p.S;
+    ox = ox / p.S;
+    if (oy * p.S != u32(ty) || ox * p.S != u32(tx)) { return 0.0; }
+  }
+  if (oy >= p.OH || ox >= p.OW) { return 0.0; }
+  return src(w.seg, w.b, ((w.b * p.O + w.o) * p.OH + oy) * p.OW + ox);`,
+  step: advance(ADJOINT_K),
+};
+
+/** loadA of an adjoint product (the transposed weights, through wmapT) walking m at a fixed depth k. */
+const adjointWalkA: OperandWalk = {
+  fields: `seg: u32, kk2: u32, base: u32, ${digitFields(ADJOINT_M)}`,
+  init: `
+  w.kk2 = p.KS * p.KS;
+  let okk = p.O * w.kk2;
+  w.seg = k / okk;
+  let kc = k - w.seg * okk;
+  let o = kc / w.kk2;
+  w.base = o * p.C * w.kk2 + (kc - o * w.kk2);
+${decompose(ADJOINT_M, 'm', 'step')}`,
+  load: '  return wmapT(w.mb, w.seg, wt[w.base + w.c * w.kk2]);',
+  step: advance(ADJOINT_M),
+};
 
 /**
  * The adjoint (transposed convolution): out[block, n, c, y, x] = epi(Σ_{seg, o, ky, kx} wmapT(W[o, c, ky, kx])·src(dy-position)).
@@ -187,8 +271,44 @@ ${v.epilogue}
   let b = n / hw;
   let pix = n - b * hw;
   epi(mb, c, (b * p.C + c) * hw + pix, v);`,
+    walkA: adjointWalkA,
+    walkB: adjointWalkB,
   };
 }
+
+// A filter gradient's depth k = (b·OH + oy)·OW + ox (the output pixels); its row m = o.
+const PIXELS: readonly Digit[] = [['b', null], ['oy', 'p.OH'], ['ox', 'p.OW']];
+const ROW: readonly Digit[] = [['m', null]];
+
+/** loadB of a filter gradient (im2col transposed) walking the pixels k at a fixed n = (c, ky, kx). */
+const filterGradWalkB: OperandWalk = {
+  fields: `c: u32, ky: u32, kx: u32, ${digitFields(PIXELS)}`,
+  init: `
+  let kk2 = p.KS * p.KS;
+  w.c = n / kk2;
+  let r = n - w.c * kk2;
+  w.ky = r / p.KS;
+  w.kx = r - w.ky * p.KS;
+${decompose(PIXELS, 'k', 'step')}`,
+  load: `
+  let iy = i32(w.oy * p.S + w.ky) - i32(p.PAD);
+  let ix = i32(w.ox * p.S + w.kx) - i32(p.PAD);
+  if (iy < 0 || ix < 0 || iy >= i32(p.H) || ix >= i32(p.W)) { return 0.0; }
+  return x[((w.b * p.C + w.c) * p.H + u32(iy)) * p.W + u32(ix)];`,
+  step: advance(PIXELS),
+};
+
+/** loadA of a filter gradient (dy) walking the output channels m at a fixed pixel k. */
+const filterGradWalkA: OperandWalk = {
+  fields: `ohw: u32, base: u32, ${digitFields(ROW)}`,
+  init: `
+  w.ohw = p.OH * p.OW;
+  let b = k / w.ohw;
+  w.base = b * p.O * w.ohw + (k - b * w.ohw);
+${decompose(ROW, 'm', 'step')}`,
+  load: '  return dy[w.base + w.m * w.ohw];',
+  step: advance(ROW),
+};
 
 /** dW[o, c, ky, kx] = Σ_{n, oy, ox} dy[n, o, oy, ox]·x[n, c, oy·s + ky − p, ox·s + kx − p]. M = O, N = C·k², K = NB·OH·OW. */
 export function convFilterGradSpec(): GemmSpec {
@@ -205,6 +325,8 @@ export function convFilterGradSpec(): GemmSpec {
   return im2col(n, k).x;`,
     store: `
   dw[m * p.C * p.KS * p.KS + n] = v;`,
+    walkA: filterGradWalkA,
+    walkB: filterGradWalkB,
   };
 }
 

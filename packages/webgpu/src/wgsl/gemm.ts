@@ -104,9 +104,60 @@ export interface GemmSpec {
   readonly loadB: string;
   /** Body of fn store(m: u32, n: u32, v: f32); called only with m < M, n < N. */
   readonly store: string;
+  /** loadA as a walk along m at a fixed k (the tiled kernels' k-steps): same values, fewer divisions. */
+  readonly walkA?: OperandWalk;
+  /** loadB as a walk along k at a fixed n (a tiled kernel thread's column): same values, fewer divisions. */
+  readonly walkB?: OperandWalk;
 }
 
-function operandFunctions(spec: GemmSpec): string {
+/**
+ * An operand computed by walking: a tiled kernel's thread loads its operand elements along one index
+ * with a constant stride (walkA: m, at one k per k-step; walkB: k, at one n for the whole kernel), so the
+ * fixed index is decomposed once and the walked one advanced with carries (walk.ts) instead of divided
+ * at every element. It must give exactly loadA's / loadB's values: the kernels with and without walks
+ * agree bit for bit. Used where the tile makes every thread's stride constant (walkUse), else the loads.
+ */
+export interface OperandWalk {
+  /** Fields of the walker's struct (WGSL, e.g. 'b: u32, iy0: i32,'). */
+  readonly fields: string;
+  /** Body of fn init(m or k, k or n, step: u32): sets the fields of `var w` for that element, walking by `step`. */
+  readonly init: string;
+  /** Body of fn load(w: struct) -> f32: the operand at the walker's element (called only inside M, N, K). */
+  readonly load: string;
+  /** Body of fn step(w: ptr<function, struct>): advances the walked index by the init's step. */
+  readonly step: string;
+}
+
+/** Which operand walks a tile allows: each thread's fixed index constant and its stride dividing the tile. */
+export function walkUse(t: TileConfig): { a: boolean; b: boolean } {
+  const threads = t.wx * t.wy;
+  const tm = t.wy * t.rm;
+  const tn = t.wx * t.rn;
+  return {
+    a: threads % t.tk === 0 && tm % (threads / t.tk) === 0,
+    b: threads % tn === 0 && t.tk % (threads / tn) === 0,
+  };
+}
+
+function walkFunctions(name: 'A' | 'B', w: OperandWalk): string {
+  const [fixedFirst, args] = name === 'A' ? ['m', 'm: u32, k: u32'] : ['k', 'k: u32, n: u32'];
+  return `struct Walk${name} { ${w.fields} }
+// walk${name}Init: the walker at (${args.replace(/: u32/g, '')}), advancing ${fixedFirst} by step
+fn walk${name}Init(${args}, step: u32) -> Walk${name} {
+  var w: Walk${name};
+${w.init}
+  return w;
+}
+fn walk${name}Load(w: Walk${name}) -> f32 {
+${w.load}
+}
+fn walk${name}Step(w: ptr<function, Walk${name}>) {
+${w.step}
+}
+`;
+}
+
+function operandFunctions(spec: GemmSpec, walks: { a: boolean; b: boolean }): string {
   return `${spec.helpers ?? ''}
 fn loadA(m: u32, k: u32) -> f32 {
 ${spec.loadA}
@@ -117,7 +168,7 @@ ${spec.loadB}
 fn store(m: u32, n: u32, v: f32) {
 ${spec.store}
 }
-`;
+${walks.a && spec.walkA ? walkFunctions('A', spec.walkA) : ''}${walks.b && spec.walkB ? walkFunctions('B', spec.walkB) : ''}`;
 }
 
 /** Straight-line WGSL for `count` items (the accumulators live in registers, not an indexed array). */
@@ -125,7 +176,7 @@ function unrolled(count: number, line: (i: number) => string): string {
   return Array.from({ length: count }, (_, i) => line(i)).join('\n');
 }
 
-function tiledBody(t: TileConfig): string {
+function tiledBody(t: TileConfig, walks: { a: boolean; b: boolean }): string {
   const T = t.f16 ? 'f16' : 'f32';
   const tm = t.wy * t.rm;
   const tn = t.wx * t.rn;
@@ -148,16 +199,20 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let m0 = wid.y * TM;
   let n0 = (wid.x + wid.z * nwg.x) * TN;
   if (n0 >= p.N) { return; }
-${unrolled(cells.length, (c) => `  var acc${c} = 0.0;`)}
-  for (var k0 = 0u; k0 < p.K; k0 += TK) {
+${unrolled(cells.length, (c) => `  var acc${c} = 0.0;`)}${walks.b ? `
+  // this thread's column n is fixed (THREADS is a multiple of TN) and its k advances by THREADS / TN
+  var wb = walkBInit(li / TN, n0 + li % TN, THREADS / TN);` : ''}
+  for (var k0 = 0u; k0 < p.K; k0 += TK) {${walks.a ? `
+    // this thread's k is fixed within the step (THREADS is a multiple of TK) and its m advances by THREADS / TK
+    var wa = walkAInit(m0 + li / TK, k0 + li % TK, THREADS / TK);` : ''}
     for (var i = li; i < TM * TK; i += THREADS) {
       let mm = i / TK;
       let kk = i % TK;
       let m = m0 + mm;
       let k = k0 + kk;
       var v = 0.0;
-      if (m < p.M && k < p.K) { v = loadA(m, k); }
-      As[kk * TM + mm] = ${T}(v);
+      if (m < p.M && k < p.K) { v = ${walks.a ? 'walkALoad(wa)' : 'loadA(m, k)'}; }
+      As[kk * TM + mm] = ${T}(v);${walks.a ? '\n      walkAStep(&wa);' : ''}
     }
     for (var i = li; i < TN * TK; i += THREADS) {
       let nn = i % TN;
@@ -165,8 +220,8 @@ ${unrolled(cells.length, (c) => `  var acc${c} = 0.0;`)}
       let n = n0 + nn;
       let k = k0 + kk;
       var v = 0.0;
-      if (n < p.N && k < p.K) { v = loadB(k, n); }
-      Bs[kk * TN + nn] = ${T}(v);
+      if (n < p.N && k < p.K) { v = ${walks.b ? 'walkBLoad(wb)' : 'loadB(k, n)'}; }
+      Bs[kk * TN + nn] = ${T}(v);${walks.b ? '\n      walkBStep(&wb);' : ''}
     }
     workgroupBarrier();
     let kEnd = min(TK, p.K - k0);
@@ -201,16 +256,22 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 `;
 }
 
-export function gemmKernel(spec: GemmSpec, mode: GemmMode): Kernel {
+/**
+ * The kernel for a spec and mode. `walk` (default) uses the spec's operand walks where the tile allows
+ * them; false keeps the per-element loads (the comparison in tests and benchmarks).
+ */
+export function gemmKernel(spec: GemmSpec, mode: GemmMode, walk = true): Kernel {
   const params: ParamField[] = [['M', 'u32'], ['N', 'u32'], ['K', 'u32'], ...spec.params];
+  const allowed = mode === 'naive' || !walk ? { a: false, b: false } : walkUse(mode);
+  const walks = { a: allowed.a && spec.walkA !== undefined, b: allowed.b && spec.walkB !== undefined };
   return {
-    key: `gemm:${spec.name}:${modeKey(mode)}`,
+    key: `gemm:${spec.name}:${modeKey(mode)}${walks.a ? ':wa' : ''}${walks.b ? ':wb' : ''}`,
     params,
     bindings: spec.bindings,
     wgsl: () =>
       header(params, spec.bindings, mode !== 'naive' && mode.f16 ? 'enable f16;\n' : '') +
-      operandFunctions(spec) +
-      (mode === 'naive' ? naiveBody() : tiledBody(mode)),
+      operandFunctions(spec, walks) +
+      (mode === 'naive' ? naiveBody() : tiledBody(mode, walks)),
   };
 }
 

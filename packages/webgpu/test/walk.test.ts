@@ -1,0 +1,131 @@
+/**
+ * Operand walks (gemm.ts, walk.ts): the tiled products with walks on must give exactly the bits of the
+ * same tiles with the per-element loads, on every product shape that uses them (forward, data and
+ * filter gradients, the relevance ops' modified forwards and adjoints, linear layers), over geometries
+ * that exercise every carry: strides, padding, 1×1 and 2×2 kernels, channel counts off the tile,
+ * several samples, several segments and blocks.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Rule, Tensor } from '@lrpseg/core';
+import { createWebgpuBackend, webgpuAvailability, type WebgpuBackend } from '../src/node.js';
+import { gemmKernel, walkUse, type TileConfig } from '../src/wgsl/gemm.js';
+import { convAdjointSpec, convFilterGradSpec, convForwardSpec } from '../src/wgsl/conv.js';
+import { plainForward } from '../src/relevance.js';
+
+const availability = await webgpuAvailability();
+
+const rnd = (n: number, seed: number): Float32Array => {
+  let s = seed >>> 0;
+  return Float32Array.from({ length: n }, () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32 - 0.5);
+};
+
+const tile = (wx: number, wy: number, rm: number, rn: number, tk: number): TileConfig => ({ wx, wy, rm, rn, tk, f16: false });
+
+describe('which tiles allow operand walks', () => {
+  it('the adapter-sized tiles walk both operands; a k-step shallower than the stride walks neither', () => {
+    expect(walkUse(tile(16, 16, 4, 4, 64))).toEqual({ a: true, b: true }); // SwiftShader's square
+    expect(walkUse(tile(64, 4, 4, 4, 16))).toEqual({ a: true, b: true }); // wide
+    expect(walkUse(tile(4, 64, 4, 4, 16))).toEqual({ a: true, b: true }); // tall
+    expect(walkUse(tile(4, 64, 4, 4, 8))).toEqual({ a: true, b: false }); // tall at 16 KiB: k-step 8 < stride 16
+    expect(walkUse(tile(16, 16, 1, 1, 4))).toEqual({ a: false, b: false }); // the last-resort tile
+  });
+
+  it('the kernel key and source say whether it walks', () => {
+    const spec = convForwardSpec(plainForward(true));
+    const walked = gemmKernel(spec, tile(16, 16, 4, 4, 64));
+    expect(walked.key).toMatch(/:wa:wb$/);
+    expect(walked.wgsl()).toContain('walkBLoad(wb)');
+    expect(walked.wgsl()).not.toMatch(/v = loadB\(k, n\)/);
+    const loaded = gemmKernel(spec, tile(16, 16, 4, 4, 64), false);
+    expect(loaded.key).not.toMatch(/:w[ab]/);
+    expect(loaded.wgsl()).not.toContain('walkB');
+    expect(gemmKernel(spec, 'naive').key).not.toMatch(/:w[ab]/);
+    for (const s of [convAdjointSpec({ name: 't', blocks: 1, segments: 1, reads: [], wmap: 'return w;', src: 'return 0.0;', epilogue: '' }), convFilterGradSpec()]) {
+      expect(gemmKernel(s, tile(16, 16, 4, 4, 64)).key).toMatch(/:wa:wb$/);
+    }
+  });
+});
+
+interface Geometry {
+  readonly name: string;
+  readonly n: number;
+  readonly c: number;
+  readonly h: number;
+  readonly w: number;
+  readonly o: number;
+  readonly k: number;
+  readonly stride: number;
+  readonly padding: number;
+}
+
+const GEOMETRIES: readonly Geometry[] = [
+  { name: '3×3, stride 2, padding 1, odd sizes', n: 2, c: 3, h: 13, w: 11, o: 70, k: 3, stride: 2, padding: 1 },
+  { name: '3×3, stride 1, padding 1, channels off the tile', n: 2, c: 37, h: 9, w: 7, o: 5, k: 3, stride: 1, padding: 1 },
+  { name: '1×1, stride 1, no padding', n: 3, c: 66, h: 5, w: 6, o: 2, k: 1, stride: 1, padding: 0 },
+  { name: '2×2, stride 2, no padding', n: 1, c: 5, h: 8, w: 10, o: 9, k: 2, stride: 2, padding: 0 },
+];
+
+const RULES: readonly Rule[] = [
+  { kind: 'epsilon', epsilon: 0.25 },
+  { kind: 'gamma', gamma: 0.25 },
+  { kind: 'alphabeta', alpha: 2, beta: 1 },
+  { kind: 'alphabeta', alpha: 1, beta: 0 },
+];
+
+/** Every product-shaped op of one geometry (and a linear layer on its flattened input), read back. */
+async function products(be: WebgpuBackend, g: Geometry): Promise<Float32Array[]> {
+  const x = be.fromArray(rnd(g.n * g.c * g.h * g.w, 1), [g.n, g.c, g.h, g.w]);
+  const a = be.relu(x);
+  const w = be.fromArray(rnd(g.o * g.c * g.k * g.k, 2), [g.o, g.c, g.k, g.k]);
+  const b = be.fromArray(rnd(g.o, 3), [g.o]);
+  const p = { stride: g.stride, padding: g.padding };
+  const y = be.conv2d(x, w, b, p);
+  const r = be.fromArray(rnd(y.size, 4), y.shape);
+  const grads = be.conv2dBackward(r, x, w, p, true);
+  const outs: Tensor[] = [y, grads.dx as Tensor, grads.dw, grads.db];
+  for (const rule of RULES) outs.push(be.lrpConv2d(x, r, w, b, p, rule), be.lrpConv2d(a, r, w, b, p, rule));
+  outs.push(be.lrpConv2d(x, r, w, null, p, { kind: 'zbox', low: [-2], high: [3] }));
+  const features = g.c * g.h * g.w;
+  const flat = be.reshape(x, [g.n, features]);
+  const lw = be.fromArray(rnd(g.o * features, 5), [g.o, features]);
+  const lz = be.linear(flat, lw, b);
+  const lr = be.fromArray(rnd(lz.size, 6), lz.shape);
+  const lg = be.linearBackward(lr, flat, lw, true);
+  outs.push(lz, lg.dx as Tensor, lg.dw, be.lrpLinear(flat, lr, lw, b, { kind: 'epsilon', epsilon: 0.25 }), be.lrpLinear(flat, lr, lw, b, { kind: 'gamma', gamma: 0.25 }));
+  return Promise.all(outs.map((t) => be.read(t)));
+}
+
+describe.skipIf(!availability.available)('operand walks give the per-element loads\' bits', () => {
+  // the adapter's tiles (square, wide, tall by shape), and two hand-made ones: 8×8 threads, and 16×4 threads with 2×2 outputs
+  const configs: readonly [string, TileConfig | undefined][] = [
+    ['adapter tiles', undefined],
+    ['8×8 threads, k-step 16', tile(8, 8, 4, 4, 16)],
+    ['16×4 threads, 2×2 outputs, k-step 8', tile(16, 4, 2, 2, 8)],
+  ];
+  const backends = new Map<string, [WebgpuBackend, WebgpuBackend]>();
+  beforeAll(async () => {
+    for (const [name, t] of configs) {
+      backends.set(name, [await createWebgpuBackend({ tile: t }), await createWebgpuBackend({ tile: t, operandWalk: false })]);
+    }
+  });
+  afterAll(async () => {
+    for (const pair of backends.values()) for (const be of pair) await be.destroy();
+  });
+
+  for (const [name] of configs) {
+    for (const g of GEOMETRIES) {
+      it(`${name}: ${g.name}`, async () => {
+        const [walked, loaded] = backends.get(name)!;
+        expect(walked.operandWalk).toBe(true);
+        expect(loaded.operandWalk).toBe(false);
+        const [got, want] = [await products(walked, g), await products(loaded, g)];
+        expect(got.length).toBe(want.length);
+        got.forEach((v, i) => {
+          expect(v.length, `output ${i}`).toBe(want[i].length);
+          const firstDiff = v.findIndex((e, j) => !Object.is(e, want[i][j]));
+          expect(firstDiff, `output ${i}: first differing element`).toBe(-1);
+        });
+      });
+    }
+  }
+});
