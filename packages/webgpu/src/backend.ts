@@ -29,7 +29,7 @@ import { WebgpuTensor } from './tensor.js';
 import {
   convAdjointSpec, convFilterGradSpec, convForwardSpec, convTDataGradSpec, convTFilterGradSpec, convTForwardSpec, type ConvGeometryValues,
 } from './wgsl/conv.js';
-import { chooseTiles, gemmGrid, gemmKernel, pickTile, type GemmMode, type GemmSpec, type TileSet } from './wgsl/gemm.js';
+import { chooseTiles, gemmGrid, gemmKernel, pickTile, type GemmMode, type GemmSpec, type KernelChoices, type TileSet } from './wgsl/gemm.js';
 import { packParams, type Kernel } from './wgsl/kernel.js';
 import {
   adamKernel, affineChannelsKernel, bceKernel, biasGradKernel, binaryKernel, concatChannelsKernel, crossEntropyKernel, maxPoolKernel,
@@ -68,8 +68,8 @@ export class WebgpuBackend implements Backend {
   private readonly exactTiles: TileSet;
   /** Whether the matrix products stage f16 operand tiles (opt-in, needs shader-f16). */
   readonly f16: boolean;
-  /** Whether the tiled matrix products walk their operands (WebgpuOptions.operandWalk). */
-  readonly operandWalk: boolean;
+  /** How the tiled matrix products load and stage their operands (WebgpuOptions.operandWalk, swizzle). */
+  readonly kernelChoices: KernelChoices;
   private readonly queue: CommandQueue;
   private readonly pipelines: PipelineCache;
   private readonly storage: BufferPool;
@@ -93,7 +93,7 @@ export class WebgpuBackend implements Backend {
     this.tiles = tilesFor(this.f16);
     this.exactTiles = this.f16 ? tilesFor(false) : this.tiles;
     this.gemmMode = opts.kernels === 'naive' ? 'naive' : this.tiles.square;
-    this.operandWalk = opts.operandWalk ?? true;
+    this.kernelChoices = { walk: opts.operandWalk ?? true, swizzle: opts.swizzle ?? false };
     this.maxBinding = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
     this.maxPerDim = device.limits.maxComputeWorkgroupsPerDimension;
     this.pipelines = new PipelineCache(device);
@@ -224,7 +224,7 @@ export class WebgpuBackend implements Backend {
 
   private gemm(spec: GemmSpec, m: number, n: number, k: number, params: Readonly<Record<string, number>>, buffers: readonly GPUBuffer[], exact = false): void {
     const mode: GemmMode = this.gemmMode === 'naive' ? 'naive' : pickTile(exact ? this.exactTiles : this.tiles, m, n);
-    this.run(gemmKernel(spec, mode, this.operandWalk), { M: m, N: n, K: k, ...params }, buffers, gemmGrid(m, n, mode, this.maxPerDim));
+    this.run(gemmKernel(spec, mode, this.kernelChoices), { M: m, N: n, K: k, ...params }, buffers, gemmGrid(m, n, mode, this.maxPerDim));
   }
 
   private context(scratch: (floats: number) => GPUBuffer, upload: (v: Float32Array) => GPUBuffer): RelevanceContext {

@@ -4,7 +4,8 @@
  * serves as a CPU Vulkan device: VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json.
  *
  * Environment (for the CLI, which passes no options): LRPSEG_WEBGPU_KERNELS=naive|tiled,
- * LRPSEG_WEBGPU_F16=1 and LRPSEG_WEBGPU_WALK=0 set the defaults of `kernels`, `f16` and `operandWalk`.
+ * LRPSEG_WEBGPU_F16=1, LRPSEG_WEBGPU_WALK=0 and LRPSEG_WEBGPU_SWIZZLE=1 set the defaults of `kernels`,
+ * `f16`, `operandWalk` and `swizzle`.
  */
 import { LrpsegError, type Backend } from '@lrpseg/core';
 import { WebgpuBackend } from './backend.js';
@@ -39,7 +40,14 @@ function envDefaults(opts: WebgpuOptions): WebgpuOptions {
   const kernels = opts.kernels ?? (env.LRPSEG_WEBGPU_KERNELS === 'naive' ? 'naive' : undefined);
   const f16 = opts.f16 ?? (env.LRPSEG_WEBGPU_F16 === '1' ? true : undefined);
   const operandWalk = opts.operandWalk ?? (env.LRPSEG_WEBGPU_WALK === '0' ? false : undefined);
-  return { ...opts, ...(kernels ? { kernels } : {}), ...(f16 !== undefined ? { f16 } : {}), ...(operandWalk !== undefined ? { operandWalk } : {}) };
+  const swizzle = opts.swizzle ?? (env.LRPSEG_WEBGPU_SWIZZLE === '1' ? true : undefined);
+  return {
+    ...opts,
+    ...(kernels ? { kernels } : {}),
+    ...(f16 !== undefined ? { f16 } : {}),
+    ...(operandWalk !== undefined ? { operandWalk } : {}),
+    ...(swizzle !== undefined ? { swizzle } : {}),
+  };
 }
 
 export async function webgpuAvailability(opts: Pick<WebgpuOptions, 'gpu'> = {}): Promise<WebgpuAvailability> {

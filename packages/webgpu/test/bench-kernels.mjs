@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 /**
- * Tiled (operand walks), tiled with per-element operand loads, and naive GEMM kernels on the WebGPU backend (Node/Dawn): conv2d forward and the relevance op
+ * Tiled (the default: operand walks), tiled with per-element operand loads, tiled with the swizzled A
+ * tile (opt-in), and naive GEMM kernels on the WebGPU backend (Node/Dawn): conv2d forward and the relevance op
  * of one conv layer (gamma: a modified forward + a transposed conv), on VGG-11-like layer shapes.
  * Build first (pnpm exec turbo run build). Usage:
  *   VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json node packages/webgpu/test/bench-kernels.mjs [--quick] [--k32] [--no-naive] [--iters N] [--json out.json]
- * (on a GPU leave VK_ICD_FILENAMES unset). Tiled and loads: median of 3 runs (--iters); naive: 1 run (it is slow on SwiftShader).
+ * (on a GPU leave VK_ICD_FILENAMES unset). Tiled, loads and swizzled: median of 3 runs (--iters); naive: 1 run (it is slow on SwiftShader).
  */
 import { writeFileSync } from 'node:fs';
 import * as os from 'node:os';
@@ -20,7 +21,7 @@ const layers = quick
 // [name, options, timed runs after one warm-up]
 const itersAt = args.indexOf('--iters');
 const iters = itersAt >= 0 ? Number(args[itersAt + 1]) : quick ? 2 : 3;
-const modes = [['tiled', {}, iters], ['loads', { operandWalk: false }, iters]];
+const modes = [['tiled', {}, iters], ['loads', { operandWalk: false }, iters], ['swizzled', { swizzle: true }, iters]];
 if (!args.includes('--no-naive')) modes.push(['naive', { kernels: 'naive' }, 1]);
 if (args.includes('--k32')) modes.splice(1, 0, ['tiled k32', { tile: { wx: 16, wy: 16, rm: 4, rn: 4, tk: 32, f16: false } }, quick ? 2 : 3]);
 
@@ -60,7 +61,7 @@ for (const [label, n, c, h, o] of layers) {
     const gflop = (2 * n * o * h * h * c * 9) / 1e9;
     const row = { layer: label, shape: { n, c, h, o }, mode, runs: iters, gemm: JSON.stringify(be.gemmMode), forward_ms: +fwd.toFixed(2), lrp_gamma_ms: +lrp.toFixed(2), forward_gflops: +(gflop / (fwd / 1000)).toFixed(3) };
     results.push(row);
-    console.log(`${label.padEnd(18)} ${mode.padEnd(10)} forward ${fwd.toFixed(1).padStart(8)} ms (${row.forward_gflops} GFLOP/s)  lrp gamma ${lrp.toFixed(1).padStart(8)} ms`);
+    console.log(`${label.padEnd(18)} ${mode.padEnd(11)} forward ${fwd.toFixed(1).padStart(8)} ms (${row.forward_gflops} GFLOP/s)  lrp gamma ${lrp.toFixed(1).padStart(8)} ms`);
     await be.destroy();
   }
 }

@@ -1,6 +1,7 @@
 /**
- * Operand walks (gemm.ts, walk.ts): the tiled products with walks on must give exactly the bits of the
- * same tiles with the per-element loads, on every product shape that uses them (forward, data and
+ * Operand walks (gemm.ts, walk.ts; the default) and the A tile's swizzle (opt-in): the tiled products
+ * with the walks, and with walks and swizzle, must give exactly the bits of the same tiles with the
+ * per-element loads and the plain layout, on every product shape that uses them (forward, data and
  * filter gradients, the relevance ops' modified forwards and adjoints, linear layers), over geometries
  * that exercise every carry: strides, padding, 1×1 and 2×2 kernels, channel counts off the tile,
  * several samples, several segments and blocks.
@@ -8,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Rule, Tensor } from '@lrpseg/core';
 import { createWebgpuBackend, webgpuAvailability, type WebgpuBackend } from '../src/node.js';
-import { gemmKernel, walkUse, type TileConfig } from '../src/wgsl/gemm.js';
+import { gemmKernel, swizzleMask, walkUse, type TileConfig } from '../src/wgsl/gemm.js';
 import { convAdjointSpec, convFilterGradSpec, convForwardSpec } from '../src/wgsl/conv.js';
 import { plainForward } from '../src/relevance.js';
 
@@ -30,15 +31,26 @@ describe('which tiles allow operand walks', () => {
     expect(walkUse(tile(16, 16, 1, 1, 4))).toEqual({ a: false, b: false }); // the last-resort tile
   });
 
-  it('the kernel key and source say whether it walks', () => {
+  it('the A tile is swizzled over up to 32 banks where its height is a power of two', () => {
+    expect(swizzleMask(tile(16, 16, 4, 4, 64))).toBe(31);
+    expect(swizzleMask(tile(64, 4, 4, 4, 16))).toBe(15);
+    expect(swizzleMask(tile(16, 4, 2, 2, 8))).toBe(7);
+    expect(swizzleMask(tile(16, 3, 4, 4, 8))).toBe(0); // 12 rows
+  });
+
+  it('the kernel key and source say whether it walks and swizzles', () => {
     const spec = convForwardSpec(plainForward(true));
-    const walked = gemmKernel(spec, tile(16, 16, 4, 4, 64));
-    expect(walked.key).toMatch(/:wa:wb$/);
+    const walked = gemmKernel(spec, tile(16, 16, 4, 4, 64), { walk: true, swizzle: true });
+    expect(walked.key).toMatch(/:wa:wb:sw$/);
+    expect(gemmKernel(spec, tile(16, 16, 4, 4, 64)).key).toMatch(/:wa:wb$/); // the default: walks, plain A tile
     expect(walked.wgsl()).toContain('walkBLoad(wb)');
+    expect(walked.wgsl()).toContain('As[kk * TM + ((mm) ^ (kk & 31u))]');
     expect(walked.wgsl()).not.toMatch(/v = loadB\(k, n\)/);
-    const loaded = gemmKernel(spec, tile(16, 16, 4, 4, 64), false);
-    expect(loaded.key).not.toMatch(/:w[ab]/);
+    const loaded = gemmKernel(spec, tile(16, 16, 4, 4, 64), { walk: false, swizzle: false });
+    expect(loaded.key).not.toMatch(/:w[ab]|:sw/);
     expect(loaded.wgsl()).not.toContain('walkB');
+    expect(loaded.wgsl()).toContain('As[kk * TM + mm]');
+    expect(gemmKernel(spec, tile(16, 16, 4, 4, 64), { walk: false, swizzle: true }).key).toMatch(/:t[^:]*:sw$/);
     expect(gemmKernel(spec, 'naive').key).not.toMatch(/:w[ab]/);
     for (const s of [convAdjointSpec({ name: 't', blocks: 1, segments: 1, reads: [], wmap: 'return w;', src: 'return 0.0;', epilogue: '' }), convFilterGradSpec()]) {
       expect(gemmKernel(s, tile(16, 16, 4, 4, 64)).key).toMatch(/:wa:wb$/);
@@ -95,17 +107,21 @@ async function products(be: WebgpuBackend, g: Geometry): Promise<Float32Array[]>
   return Promise.all(outs.map((t) => be.read(t)));
 }
 
-describe.skipIf(!availability.available)('operand walks give the per-element loads\' bits', () => {
+describe.skipIf(!availability.available)('operand walks, alone and with the swizzled A tile, give the plain kernels\' bits', () => {
   // the adapter's tiles (square, wide, tall by shape), and two hand-made ones: 8×8 threads, and 16×4 threads with 2×2 outputs
   const configs: readonly [string, TileConfig | undefined][] = [
     ['adapter tiles', undefined],
     ['8×8 threads, k-step 16', tile(8, 8, 4, 4, 16)],
     ['16×4 threads, 2×2 outputs, k-step 8', tile(16, 4, 2, 2, 8)],
   ];
-  const backends = new Map<string, [WebgpuBackend, WebgpuBackend]>();
+  const backends = new Map<string, [WebgpuBackend, WebgpuBackend, WebgpuBackend]>();
   beforeAll(async () => {
     for (const [name, t] of configs) {
-      backends.set(name, [await createWebgpuBackend({ tile: t }), await createWebgpuBackend({ tile: t, operandWalk: false })]);
+      backends.set(name, [
+        await createWebgpuBackend({ tile: t }),
+        await createWebgpuBackend({ tile: t, swizzle: true }),
+        await createWebgpuBackend({ tile: t, operandWalk: false }),
+      ]);
     }
   });
   afterAll(async () => {
@@ -115,16 +131,20 @@ describe.skipIf(!availability.available)('operand walks give the per-element loa
   for (const [name] of configs) {
     for (const g of GEOMETRIES) {
       it(`${name}: ${g.name}`, async () => {
-        const [walked, loaded] = backends.get(name)!;
-        expect(walked.operandWalk).toBe(true);
-        expect(loaded.operandWalk).toBe(false);
-        const [got, want] = [await products(walked, g), await products(loaded, g)];
-        expect(got.length).toBe(want.length);
-        got.forEach((v, i) => {
-          expect(v.length, `output ${i}`).toBe(want[i].length);
-          const firstDiff = v.findIndex((e, j) => !Object.is(e, want[i][j]));
-          expect(firstDiff, `output ${i}: first differing element`).toBe(-1);
-        });
+        const [walked, swizzled, plain] = backends.get(name)!;
+        expect(walked.kernelChoices).toEqual({ walk: true, swizzle: false });
+        expect(swizzled.kernelChoices).toEqual({ walk: true, swizzle: true });
+        expect(plain.kernelChoices).toEqual({ walk: false, swizzle: false });
+        const want = await products(plain, g);
+        for (const [label, be] of [['walks', walked], ['walks and swizzle', swizzled]] as const) {
+          const got = await products(be, g);
+          expect(got.length).toBe(want.length);
+          got.forEach((v, i) => {
+            expect(v.length, `${label}, output ${i}`).toBe(want[i].length);
+            const firstDiff = v.findIndex((e, j) => !Object.is(e, want[i][j]));
+            expect(firstDiff, `${label}, output ${i}: first differing element`).toBe(-1);
+          });
+        }
       });
     }
   }

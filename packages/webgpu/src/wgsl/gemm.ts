@@ -176,8 +176,28 @@ function unrolled(count: number, line: (i: number) => string): string {
   return Array.from({ length: count }, (_, i) => line(i)).join('\n');
 }
 
-function tiledBody(t: TileConfig, walks: { a: boolean; b: boolean }): string {
+/**
+ * XOR mask of the A tile's swizzle: the A tile is filled along k (consecutive threads, consecutive k,
+ * for coalesced reads of A's rows), which with a row stride of TM words puts a warp's 32 stores in one
+ * workgroup-memory bank; storing element (kk, mm) at kk·TM + (mm ^ (kk & mask)) spreads them over 32.
+ * 0 (no swizzle) where TM is not a power of two.
+ */
+export function swizzleMask(t: TileConfig): number {
+  const tm = t.wy * t.rm;
+  return tm >= 2 && (tm & (tm - 1)) === 0 ? Math.min(tm, 32) - 1 : 0;
+}
+
+export interface KernelChoices {
+  /** Operand walks where the tile allows them (OperandWalk). */
+  readonly walk: boolean;
+  /** The A tile's XOR swizzle (swizzleMask). */
+  readonly swizzle: boolean;
+}
+
+function tiledBody(t: TileConfig, walks: { a: boolean; b: boolean }, swizzle: boolean): string {
   const T = t.f16 ? 'f16' : 'f32';
+  const swz = swizzle ? swizzleMask(t) : 0;
+  const aCol = (mm: string, kk: string): string => (swz ? `((${mm}) ^ (${kk} & ${swz}u))` : mm);
   const tm = t.wy * t.rm;
   const tn = t.wx * t.rn;
   const threads = t.wx * t.wy;
@@ -212,7 +232,7 @@ ${unrolled(cells.length, (c) => `  var acc${c} = 0.0;`)}${walks.b ? `
       let k = k0 + kk;
       var v = 0.0;
       if (m < p.M && k < p.K) { v = ${walks.a ? 'walkALoad(wa)' : 'loadA(m, k)'}; }
-      As[kk * TM + mm] = ${T}(v);${walks.a ? '\n      walkAStep(&wa);' : ''}
+      As[kk * TM + ${aCol('mm', 'kk')}] = ${T}(v);${walks.a ? '\n      walkAStep(&wa);' : ''}
     }
     for (var i = li; i < TN * TK; i += THREADS) {
       let nn = i % TN;
@@ -226,7 +246,7 @@ ${unrolled(cells.length, (c) => `  var acc${c} = 0.0;`)}${walks.b ? `
     workgroupBarrier();
     let kEnd = min(TK, p.K - k0);
     for (var kk = 0u; kk < kEnd; kk++) {
-${unrolled(t.rm, (i) => `      let a${i} = f32(As[kk * TM + lid.y + ${i * t.wy}u]);`)}
+${unrolled(t.rm, (i) => `      let a${i} = f32(As[kk * TM + ${aCol(`lid.y + ${i * t.wy}u`, 'kk')}]);`)}
 ${unrolled(t.rn, (j) => `      let b${j} = f32(Bs[kk * TN + lid.x + ${j * t.wx}u]);`)}
 ${unrolled(cells.length, (c) => `      acc${c} = fma(a${cells[c][0]}, b${cells[c][1]}, acc${c});`)}
     }
@@ -257,21 +277,22 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 }
 
 /**
- * The kernel for a spec and mode. `walk` (default) uses the spec's operand walks where the tile allows
- * them; false keeps the per-element loads (the comparison in tests and benchmarks).
+ * The kernel for a spec and mode. By default the tiled kernels walk the spec's operands where the tile
+ * allows it and keep the plain A tile; `choices` changes either (neither changes a bit of the result).
  */
-export function gemmKernel(spec: GemmSpec, mode: GemmMode, walk = true): Kernel {
+export function gemmKernel(spec: GemmSpec, mode: GemmMode, choices: KernelChoices = { walk: true, swizzle: false }): Kernel {
   const params: ParamField[] = [['M', 'u32'], ['N', 'u32'], ['K', 'u32'], ...spec.params];
-  const allowed = mode === 'naive' || !walk ? { a: false, b: false } : walkUse(mode);
+  const allowed = mode === 'naive' || !choices.walk ? { a: false, b: false } : walkUse(mode);
   const walks = { a: allowed.a && spec.walkA !== undefined, b: allowed.b && spec.walkB !== undefined };
+  const swizzle = mode !== 'naive' && choices.swizzle && swizzleMask(mode) > 0;
   return {
-    key: `gemm:${spec.name}:${modeKey(mode)}${walks.a ? ':wa' : ''}${walks.b ? ':wb' : ''}`,
+    key: `gemm:${spec.name}:${modeKey(mode)}${walks.a ? ':wa' : ''}${walks.b ? ':wb' : ''}${swizzle ? ':sw' : ''}`,
     params,
     bindings: spec.bindings,
     wgsl: () =>
       header(params, spec.bindings, mode !== 'naive' && mode.f16 ? 'enable f16;\n' : '') +
       operandFunctions(spec, walks) +
-      (mode === 'naive' ? naiveBody() : tiledBody(mode, walks)),
+      (mode === 'naive' ? naiveBody() : tiledBody(mode, walks, swizzle)),
   };
 }
 
