@@ -27,7 +27,7 @@ export interface WebgpuOptions {
   /**
    * The A tile's XOR swizzle in workgroup memory (opt-in, same bits; gemm.ts swizzleMask): without it a
    * warp's stores into the A tile fall into one bank on a GPU. Unmeasured on a GPU; on SwiftShader, which
-   * has no banks, it costs up to 15 % (docs/webgpu.md).
+   * has no banks, no clear difference (docs/webgpu.md).
    */
   readonly swizzle?: boolean;
   /** A GEMM tile to use instead of the one chosen from the adapter's limits (benchmarks). */
