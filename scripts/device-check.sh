@@ -107,9 +107,10 @@ LRPSEG_CUDA_GEMM_BLOCKS=2 LRPSEG_CUDA_WGRAD_WALK=1 LRPSEG_CUDA_LRP_QUOTIENT=1 LR
 if [[ -f $dawn ]]; then
   say "lrpseg bench: webgpu"
   LRPSEG_WEBGPU_F16=0 bench "webgpu-f32-vgg11-128n-64" $(( $(left) / 2 )) --arch vgg11-128n --batch-size 64 --backend webgpu
-  # written without a GPU (2026-12-07): the operand walks (default) against the per-element loads they
-  # replaced, and the swizzled A tile (opt-in) on top of them
+  # written without a GPU (2026-12-07): the operand walks and the precomputed quotients (defaults), each
+  # against what it replaced, and the swizzled A tile (opt-in) on top of them
   LRPSEG_WEBGPU_F16=0 LRPSEG_WEBGPU_WALK=0 bench "webgpu-f32loads-vgg11-128n-64" $(( $(left) / 4 )) --arch vgg11-128n --batch-size 64 --backend webgpu
+  LRPSEG_WEBGPU_F16=0 LRPSEG_WEBGPU_QUOTIENTS=0 bench "webgpu-f32inlineq-vgg11-128n-64" $(( $(left) / 4 )) --arch vgg11-128n --batch-size 64 --backend webgpu
   LRPSEG_WEBGPU_F16=0 LRPSEG_WEBGPU_SWIZZLE=1 bench "webgpu-f32swizzled-vgg11-128n-64" $(( $(left) / 4 )) --arch vgg11-128n --batch-size 64 --backend webgpu
   if grep -q 'shader-f16 available' "$OUTDIR/conformance-webgpu.txt" 2>/dev/null; then
     LRPSEG_WEBGPU_F16=1 bench "webgpu-f16-vgg11-128n-64" "$(left)" --arch vgg11-128n --batch-size 64 --backend webgpu
@@ -202,7 +203,7 @@ for (const [tag, label] of [['walkq-fast', 'fast, walk + quotients'], ['all-fast
   }
 }
 // WebGPU rows (128N, batch 64): against CUDA's fast and accurate modes on the same task, and PyTorch strict FP32
-for (const p of ['f32', 'f32loads', 'f32swizzled', 'f16']) {
+for (const p of ['f32', 'f32loads', 'f32inlineq', 'f32swizzled', 'f16']) {
   const f = path.join(dir, `bench-webgpu-${p}-vgg11-128n-64.json`);
   if (!fs.existsSync(f)) continue;
   const b = JSON.parse(fs.readFileSync(f, 'utf8')).backends[0];

@@ -70,6 +70,8 @@ export class WebgpuBackend implements Backend {
   readonly f16: boolean;
   /** How the tiled matrix products load and stage their operands (WebgpuOptions.operandWalk, swizzle). */
   readonly kernelChoices: KernelChoices;
+  /** Whether the relevance ops compute their quotients before the adjoint product (WebgpuOptions.lrpQuotients). */
+  readonly lrpQuotients: boolean;
   private readonly queue: CommandQueue;
   private readonly pipelines: PipelineCache;
   private readonly storage: BufferPool;
@@ -94,6 +96,7 @@ export class WebgpuBackend implements Backend {
     this.exactTiles = this.f16 ? tilesFor(false) : this.tiles;
     this.gemmMode = opts.kernels === 'naive' ? 'naive' : this.tiles.square;
     this.kernelChoices = { walk: opts.operandWalk ?? true, swizzle: opts.swizzle ?? false };
+    this.lrpQuotients = opts.lrpQuotients ?? true;
     this.maxBinding = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
     this.maxPerDim = device.limits.maxComputeWorkgroupsPerDimension;
     this.pipelines = new PipelineCache(device);
@@ -234,6 +237,7 @@ export class WebgpuBackend implements Backend {
       map: (kn, c, p, b) => this.map(kn, c, p, b),
       scratch,
       upload,
+      quotients: this.lrpQuotients,
     };
   }
 

@@ -30,6 +30,11 @@ export interface WebgpuOptions {
    * has no banks, no clear difference (docs/webgpu.md).
    */
   readonly swizzle?: boolean;
+  /**
+   * The relevance ops compute R / stab(z, e) once per element in a map before the adjoint product
+   * (default true) instead of at each of its k² reads; false for comparisons (same bits).
+   */
+  readonly lrpQuotients?: boolean;
   /** A GEMM tile to use instead of the one chosen from the adapter's limits (benchmarks). */
   readonly tile?: TileConfig;
   /** Dispatches recorded per submit (default 64). */

@@ -4,8 +4,8 @@
  * serves as a CPU Vulkan device: VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json.
  *
  * Environment (for the CLI, which passes no options): LRPSEG_WEBGPU_KERNELS=naive|tiled,
- * LRPSEG_WEBGPU_F16=1, LRPSEG_WEBGPU_WALK=0 and LRPSEG_WEBGPU_SWIZZLE=1 set the defaults of `kernels`,
- * `f16`, `operandWalk` and `swizzle`.
+ * LRPSEG_WEBGPU_F16=1, LRPSEG_WEBGPU_WALK=0, LRPSEG_WEBGPU_SWIZZLE=1 and LRPSEG_WEBGPU_QUOTIENTS=0 set the
+ * defaults of `kernels`, `f16`, `operandWalk`, `swizzle` and `lrpQuotients`.
  */
 import { LrpsegError, type Backend } from '@lrpseg/core';
 import { WebgpuBackend } from './backend.js';
@@ -41,12 +41,14 @@ function envDefaults(opts: WebgpuOptions): WebgpuOptions {
   const f16 = opts.f16 ?? (env.LRPSEG_WEBGPU_F16 === '1' ? true : undefined);
   const operandWalk = opts.operandWalk ?? (env.LRPSEG_WEBGPU_WALK === '0' ? false : undefined);
   const swizzle = opts.swizzle ?? (env.LRPSEG_WEBGPU_SWIZZLE === '1' ? true : undefined);
+  const lrpQuotients = opts.lrpQuotients ?? (env.LRPSEG_WEBGPU_QUOTIENTS === '0' ? false : undefined);
   return {
     ...opts,
     ...(kernels ? { kernels } : {}),
     ...(f16 !== undefined ? { f16 } : {}),
     ...(operandWalk !== undefined ? { operandWalk } : {}),
     ...(swizzle !== undefined ? { swizzle } : {}),
+    ...(lrpQuotients !== undefined ? { lrpQuotients } : {}),
   };
 }
 

@@ -1,9 +1,11 @@
 /**
  * The relevance ops (LRP.md) as few fused kernels each, on the conv products of wgsl/conv.ts (a linear
- * layer is a 1×1 convolution on 1×1 images):
+ * layer is a 1×1 convolution on 1×1 images). Every adjoint's right operand is s = R / stab(z, e): by
+ * default one map computes it first (quotientKernel, in place over the op's own z), otherwise
+ * (lrpQuotients: false) the adjoint divides as it loads, k² times per element; the same bits either way.
  *
  *   zero, epsilon: [ε: one reduction for rms(z) per sample] + one adjoint product whose right operand
- *                  is R / stab(z, e), computed as it is loaded, and whose epilogue multiplies by a.
+ *                  is s, and whose epilogue multiplies by a.
  *                  z is the forward pass's own when passed; otherwise one forward product first.
  *   gamma:         one forward product with W + γW⁺ (and b + γb⁺), one adjoint product as above.
  *   alphabeta:     one forward product for z⁺ and z⁻ together (2 blocks over 2 input segments), one
@@ -16,8 +18,8 @@
 import { LRP_DELTA, LrpsegError, type Rule } from '@lrpseg/core';
 import type { GemmSpec } from './wgsl/gemm.js';
 import { convAdjointSpec, convForwardSpec, type ConvGeometryValues, type ForwardVariant } from './wgsl/conv.js';
-import type { Kernel } from './wgsl/kernel.js';
-import { epsilonKernel, sumBlocksKernel } from './wgsl/ops.js';
+import type { Kernel, StorageBinding } from './wgsl/kernel.js';
+import { epsilonKernel, quotientKernel, sumBlocksKernel } from './wgsl/ops.js';
 
 /** What the relevance ops need from the backend: record products and small kernels, get scratch buffers. */
 export interface RelevanceContext {
@@ -28,6 +30,8 @@ export interface RelevanceContext {
   scratch(floats: number): GPUBuffer;
   /** Uploads host values into a scratch buffer. */
   upload(values: Float32Array): GPUBuffer;
+  /** Compute the quotients R / stab(z, e) in a map before the adjoint (quotientKernel) instead of in its loads. */
+  readonly quotients: boolean;
 }
 
 export interface RelevanceInputs {
@@ -74,16 +78,29 @@ const zboxForward: ForwardVariant = {
 
 // ---- adjoint variants ------------------------------------------------------------------------
 
-/** R_in = a ⊙ W'ᵀ(R / stab(z, e)), e = δ or the per-sample ε stabiliser. */
-function singleAdjoint(weights: 'plain' | 'gamma', perSample: boolean): GemmSpec {
+/**
+ * The adjoints' right operand s = R / stab(z, e): 'delta' and 'sample' compute it as it is loaded (e = δ,
+ * or the per-sample ε stabiliser), 'precomputed' reads the quotients q of quotientKernel. Its reads come
+ * first among the adjoint's bindings: r, z (and e), or q.
+ */
+type Quotient = 'delta' | 'sample' | 'precomputed';
+
+function quotientReads(q: Quotient): StorageBinding[] {
+  const read = (name: string): StorageBinding => ({ name, access: 'read' });
+  if (q === 'precomputed') return [read('q')];
+  return [read('r'), read('z'), ...(q === 'sample' ? [read('e')] : [])];
+}
+
+/** R_in = a ⊙ W'ᵀ s. */
+function singleAdjoint(weights: 'plain' | 'gamma', q: Quotient): GemmSpec {
   return convAdjointSpec({
-    name: `lrp:${weights}:${perSample ? 'e' : 'd'}`,
+    name: `lrp:${weights}:${q === 'precomputed' ? 'q' : q === 'sample' ? 'e' : 'd'}`,
     blocks: 1,
     segments: 1,
     params: [['delta', 'f32'], ['g', 'f32']],
-    reads: [{ name: 'r', access: 'read' }, { name: 'z', access: 'read' }, { name: 'a', access: 'read' }, ...(perSample ? [{ name: 'e', access: 'read' } as const] : [])],
+    reads: [...quotientReads(q), { name: 'a', access: 'read' }],
     wmap: weights === 'plain' ? '  return w;' : '  return w + p.g * pos(w);',
-    src: `  return r[idx] / stab(z[idx], ${perSample ? 'e[b]' : 'p.delta'});`,
+    src: q === 'precomputed' ? '  return q[idx];' : `  return r[idx] / stab(z[idx], ${q === 'sample' ? 'e[b]' : 'p.delta'});`,
     epilogue: '  out[idx] = clean(a[idx] * v);',
   });
 }
@@ -93,20 +110,20 @@ function singleAdjoint(weights: 'plain' | 'gamma', perSample: boolean): GemmSpec
  * segment 1 s⁻, present only when β ≠ 0). ZS: size of one z block; AS: size of one output block.
  * For a non-negative input only block 0 exists, and it is the result itself.
  */
-function alphabetaAdjoint(withNegative: boolean, inputSigned: boolean): GemmSpec {
+function alphabetaAdjoint(withNegative: boolean, inputSigned: boolean, q: Exclude<Quotient, 'sample'>): GemmSpec {
   return convAdjointSpec({
-    name: `lrp:ab${withNegative ? '2' : '1'}${inputSigned ? 's' : 'p'}`,
+    name: `lrp:ab${withNegative ? '2' : '1'}${inputSigned ? 's' : 'p'}${q === 'precomputed' ? ':q' : ''}`,
     blocks: inputSigned ? 2 : 1,
     segments: withNegative ? 2 : 1,
     params: [['delta', 'f32'], ['alpha', 'f32'], ['beta', 'f32'], ['ZS', 'u32'], ['AS', 'u32']],
-    reads: [{ name: 'r', access: 'read' }, { name: 'z', access: 'read' }, { name: 'a', access: 'read' }],
+    reads: [...quotientReads(q), { name: 'a', access: 'read' }],
     wmap: `  if (seg == 0u) {
     if (mb == 0u) { return p.alpha * pos(w); }
     return p.alpha * neg(w);
   }
   if (mb == 0u) { return -p.beta * neg(w); }
   return -p.beta * pos(w);`,
-    src: '  return r[idx] / stab(z[seg * p.ZS + idx], p.delta);',
+    src: q === 'precomputed' ? '  return q[seg * p.ZS + idx];' : '  return r[idx] / stab(z[seg * p.ZS + idx], p.delta);',
     epilogue: inputSigned
       ? '  let av = a[idx];\n  out[mb * p.AS + idx] = select(neg(av), pos(av), mb == 0u) * v;'
       : '  out[idx] = clean(pos(a[idx]) * v);',
@@ -114,14 +131,14 @@ function alphabetaAdjoint(withNegative: boolean, inputSigned: boolean): GemmSpec
 }
 
 /** Blocks a·Wᵀs, −l·W⁺ᵀs, −h·W⁻ᵀs with s = R / stab(z, δ). */
-const zboxAdjoint: GemmSpec = convAdjointSpec({
-  name: 'lrp:zbox',
+const zboxAdjoint = (q: Exclude<Quotient, 'sample'>): GemmSpec => convAdjointSpec({
+  name: `lrp:zbox${q === 'precomputed' ? ':q' : ''}`,
   blocks: 3,
   segments: 1,
   params: [['delta', 'f32'], ['AS', 'u32']],
-  reads: [{ name: 'r', access: 'read' }, { name: 'z', access: 'read' }, { name: 'a', access: 'read' }, { name: 'bounds', access: 'read' }],
+  reads: [...quotientReads(q), { name: 'a', access: 'read' }, { name: 'bounds', access: 'read' }],
   wmap: '  if (mb == 0u) { return w; }\n  if (mb == 1u) { return pos(w); }\n  return neg(w);',
-  src: '  return r[idx] / stab(z[idx], p.delta);',
+  src: q === 'precomputed' ? '  return q[idx];' : '  return r[idx] / stab(z[idx], p.delta);',
   epilogue: `  var f = a[idx];
   if (mb == 1u) { f = -bounds[c]; } else if (mb == 2u) { f = -bounds[p.C + c]; }
   out[mb * p.AS + idx] = f * v;`,
@@ -158,24 +175,35 @@ export function lrpProduct(ctx: RelevanceContext, op: string, x: RelevanceInputs
     ctx.gemm(convForwardSpec(v), v.blocks * g.O, pixOut, v.segments * ckk, { ...geo, ...params }, [x.a, x.w, ...extra, ...(v.bias && x.b ? [x.b] : []), z]);
     return z;
   };
+  /**
+   * The adjoint's quotient: its buffers (first among the adjoint's reads) and kind. Precomputed: one map
+   * over the `segments` z blocks, in place when z is this op's scratch (the forward pass's own z is
+   * left alone); else R, z (and e) for the adjoint to divide itself.
+   */
+  const quotient = <S extends Quotient>(z: GPUBuffer, segments: number, e: GPUBuffer | null, inline: S): [GPUBuffer[], S | 'precomputed'] => {
+    if (!ctx.quotients) return [[x.r, z, ...(e ? [e] : [])], inline];
+    const inPlace = z !== x.z;
+    const q = inPlace ? z : ctx.scratch(segments * zSize);
+    ctx.map(quotientKernel(e !== null, inPlace), segments * zSize, { ZS: zSize, L: outPerSample, delta: LRP_DELTA }, [x.r, ...(e ? [e] : []), z, ...(inPlace ? [] : [q])]);
+    return [[q], 'precomputed'];
+  };
   switch (rule.kind) {
     case 'zero':
     case 'epsilon': {
       const z = x.z ?? forward(plainForward(x.b !== null), {});
-      const spec = singleAdjoint('plain', rule.kind === 'epsilon');
-      const params = { ...geo, delta: LRP_DELTA, g: 0 };
+      let e: GPUBuffer | null = null;
       if (rule.kind === 'epsilon') {
-        const e = ctx.scratch(g.NB);
+        e = ctx.scratch(g.NB);
         ctx.reduce(epsilonKernel(), g.NB, { L: outPerSample, E: rule.epsilon, delta: LRP_DELTA }, [z, e]);
-        ctx.gemm(spec, g.C, pixIn, okk, params, [x.w, x.r, z, x.a, e, x.out]);
-      } else {
-        ctx.gemm(spec, g.C, pixIn, okk, params, [x.w, x.r, z, x.a, x.out]);
       }
+      const [s, kind] = quotient(z, 1, e, e ? 'sample' : 'delta');
+      ctx.gemm(singleAdjoint('plain', kind), g.C, pixIn, okk, { ...geo, delta: LRP_DELTA, g: 0 }, [x.w, ...s, x.a, x.out]);
       return;
     }
     case 'gamma': {
       const z = forward(gammaForward(x.b !== null), { g: rule.gamma });
-      ctx.gemm(singleAdjoint('gamma', false), g.C, pixIn, okk, { ...geo, delta: LRP_DELTA, g: rule.gamma }, [x.w, x.r, z, x.a, x.out]);
+      const [s, kind] = quotient(z, 1, null, 'delta');
+      ctx.gemm(singleAdjoint('gamma', kind), g.C, pixIn, okk, { ...geo, delta: LRP_DELTA, g: rule.gamma }, [x.w, ...s, x.a, x.out]);
       return;
     }
     case 'alphabeta': {
@@ -184,12 +212,13 @@ export function lrpProduct(ctx: RelevanceContext, op: string, x: RelevanceInputs
       const z = forward(alphabetaForward(x.b !== null, withNegative, signed), {});
       const params = { ...geo, delta: LRP_DELTA, alpha: rule.alpha, beta: rule.beta, ZS: zSize, AS: aSize };
       const k = (withNegative ? 2 : 1) * okk;
+      const [s, kind] = quotient(z, withNegative ? 2 : 1, null, 'delta');
       if (!signed) {
-        ctx.gemm(alphabetaAdjoint(withNegative, false), g.C, pixIn, k, params, [x.w, x.r, z, x.a, x.out]);
+        ctx.gemm(alphabetaAdjoint(withNegative, false, kind), g.C, pixIn, k, params, [x.w, ...s, x.a, x.out]);
         return;
       }
       const parts = ctx.scratch(2 * aSize);
-      ctx.gemm(alphabetaAdjoint(withNegative, true), 2 * g.C, pixIn, k, params, [x.w, x.r, z, x.a, parts]);
+      ctx.gemm(alphabetaAdjoint(withNegative, true, kind), 2 * g.C, pixIn, k, params, [x.w, ...s, x.a, parts]);
       ctx.map(sumBlocksKernel(), aSize, { blocks: 2 }, [parts, x.out]);
       return;
     }
@@ -197,7 +226,8 @@ export function lrpProduct(ctx: RelevanceContext, op: string, x: RelevanceInputs
       const bounds = ctx.upload(zboxBounds(op, rule, g.C));
       const z = forward(zboxForward, {}, [bounds]);
       const parts = ctx.scratch(3 * aSize);
-      ctx.gemm(zboxAdjoint, 3 * g.C, pixIn, okk, { ...geo, delta: LRP_DELTA, AS: aSize }, [x.w, x.r, z, x.a, bounds, parts]);
+      const [s, kind] = quotient(z, 1, null, 'delta');
+      ctx.gemm(zboxAdjoint(kind), 3 * g.C, pixIn, okk, { ...geo, delta: LRP_DELTA, AS: aSize }, [x.w, ...s, x.a, bounds, parts]);
       ctx.map(sumBlocksKernel(), aSize, { blocks: 3 }, [parts, x.out]);
       return;
     }

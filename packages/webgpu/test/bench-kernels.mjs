@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 /**
- * Tiled (the default: operand walks), tiled with per-element operand loads, tiled with the swizzled A
- * tile (opt-in), and naive GEMM kernels on the WebGPU backend (Node/Dawn): conv2d forward and the relevance op
+ * Tiled (the defaults: operand walks, relevance quotients before the adjoint), tiled with per-element
+ * operand loads, with the swizzled A tile (opt-in), with the quotients divided in the adjoint's loads
+ * (inline-q), and naive GEMM kernels on the WebGPU backend (Node/Dawn): conv2d forward and the relevance op
  * of one conv layer (gamma: a modified forward + a transposed conv), on VGG-11-like layer shapes.
  * Build first (pnpm exec turbo run build). Usage:
  *   VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json node packages/webgpu/test/bench-kernels.mjs [--quick] [--k32] [--no-naive] [--iters N] [--json out.json]
- * (on a GPU leave VK_ICD_FILENAMES unset). Tiled, loads and swizzled: median of 3 runs (--iters); naive: 1 run (it is slow on SwiftShader).
+ * (on a GPU leave VK_ICD_FILENAMES unset). Tiled and its variants: median of 3 runs (--iters); naive: 1 run (it is slow on SwiftShader).
  */
 import { writeFileSync } from 'node:fs';
 import * as os from 'node:os';
@@ -21,7 +22,7 @@ const layers = quick
 // [name, options, timed runs after one warm-up]
 const itersAt = args.indexOf('--iters');
 const iters = itersAt >= 0 ? Number(args[itersAt + 1]) : quick ? 2 : 3;
-const modes = [['tiled', {}, iters], ['loads', { operandWalk: false }, iters], ['swizzled', { swizzle: true }, iters]];
+const modes = [['tiled', {}, iters], ['loads', { operandWalk: false }, iters], ['swizzled', { swizzle: true }, iters], ['inline-q', { lrpQuotients: false }, iters]];
 if (!args.includes('--no-naive')) modes.push(['naive', { kernels: 'naive' }, 1]);
 if (args.includes('--k32')) modes.splice(1, 0, ['tiled k32', { tile: { wx: 16, wy: 16, rm: 4, rn: 4, tk: 32, f16: false } }, quick ? 2 : 3]);
 

@@ -90,6 +90,19 @@ export function sumBlocksKernel(): Kernel {
   out[i] = clean(s);`, LRP_HELPERS);
 }
 
+/**
+ * The relevance ops' stabilised quotients q = R / stab(z, e), computed once per element before the
+ * adjoint product instead of at each of its k² reads of R and z (the same division: the same bits). z
+ * holds count / ZS segments of ZS values that share one R (alphabeta's z⁺ and z⁻); e is per sample (L
+ * values each) or δ. `inPlace` overwrites z with q (when z is the op's own scratch), else q is a binding.
+ */
+export function quotientKernel(perSample: boolean, inPlace: boolean): Kernel {
+  const bindings = [R('r'), ...(perSample ? [R('e')] : []), ...(inPlace ? [RW('z')] : [R('z'), RW('q')])];
+  return mapKernel(`quotient:${perSample ? 'e' : 'd'}${inPlace ? ':z' : ''}`, [['ZS', 'u32'], ['L', 'u32'], ['delta', 'f32']], bindings, `
+  let idx = i % p.ZS;
+  ${inPlace ? 'z' : 'q'}[i] = r[idx] / stab(z[i], ${perSample ? 'e[idx / p.L]' : 'p.delta'});`, LRP_HELPERS);
+}
+
 // ---- softmax and losses ----------------------------------------------------------------------
 
 export function softmaxKernel(): Kernel {

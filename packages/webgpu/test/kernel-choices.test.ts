@@ -1,14 +1,15 @@
 /**
- * Operand walks (gemm.ts, walk.ts; the default) and the A tile's swizzle (opt-in): the tiled products
- * with the walks, and with walks and swizzle, must give exactly the bits of the same tiles with the
- * per-element loads and the plain layout, on every product shape that uses them (forward, data and
+ * The kernel choices that must not change a bit: operand walks (gemm.ts, walk.ts; the default), the A
+ * tile's swizzle (opt-in) and the relevance quotients computed before the adjoint (the default). The
+ * tiled products with each must give exactly the bits of the same tiles with per-element loads, the
+ * plain layout and the quotients divided in the adjoint's loads, on every product shape that uses them (forward, data and
  * filter gradients, the relevance ops' modified forwards and adjoints, linear layers), over geometries
  * that exercise every carry: strides, padding, 1×1 and 2×2 kernels, channel counts off the tile,
  * several samples, several segments and blocks.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Rule, Tensor } from '@lrpseg/core';
-import { createWebgpuBackend, webgpuAvailability, type WebgpuBackend } from '../src/node.js';
+import { createWebgpuBackend, webgpuAvailability, type WebgpuBackend, type WebgpuOptions } from '../src/node.js';
 import { gemmKernel, swizzleMask, walkUse, type TileConfig } from '../src/wgsl/gemm.js';
 import { convAdjointSpec, convFilterGradSpec, convForwardSpec } from '../src/wgsl/conv.js';
 import { plainForward } from '../src/relevance.js';
@@ -97,6 +98,8 @@ async function products(be: WebgpuBackend, g: Geometry): Promise<Float32Array[]>
   const outs: Tensor[] = [y, grads.dx as Tensor, grads.dw, grads.db];
   for (const rule of RULES) outs.push(be.lrpConv2d(x, r, w, b, p, rule), be.lrpConv2d(a, r, w, b, p, rule));
   outs.push(be.lrpConv2d(x, r, w, null, p, { kind: 'zbox', low: [-2], high: [3] }));
+  // with the forward pass's own z (y, read back last: the quotients must not overwrite it)
+  outs.push(be.lrpConv2d(x, r, w, b, p, { kind: 'epsilon', epsilon: 0.25 }, y), be.lrpConv2d(x, r, w, b, p, { kind: 'zero' }, y));
   const features = g.c * g.h * g.w;
   const flat = be.reshape(x, [g.n, features]);
   const lw = be.fromArray(rnd(g.o * features, 5), [g.o, features]);
@@ -104,39 +107,52 @@ async function products(be: WebgpuBackend, g: Geometry): Promise<Float32Array[]>
   const lr = be.fromArray(rnd(lz.size, 6), lz.shape);
   const lg = be.linearBackward(lr, flat, lw, true);
   outs.push(lz, lg.dx as Tensor, lg.dw, be.lrpLinear(flat, lr, lw, b, { kind: 'epsilon', epsilon: 0.25 }), be.lrpLinear(flat, lr, lw, b, { kind: 'gamma', gamma: 0.25 }));
+  outs.push(y);
   return Promise.all(outs.map((t) => be.read(t)));
 }
 
-describe.skipIf(!availability.available)('operand walks, alone and with the swizzled A tile, give the plain kernels\' bits', () => {
+describe.skipIf(!availability.available)('walks, swizzle and precomputed quotients give the plain kernels\' bits', () => {
   // the adapter's tiles (square, wide, tall by shape), and two hand-made ones: 8×8 threads, and 16×4 threads with 2×2 outputs
   const configs: readonly [string, TileConfig | undefined][] = [
     ['adapter tiles', undefined],
     ['8×8 threads, k-step 16', tile(8, 8, 4, 4, 16)],
     ['16×4 threads, 2×2 outputs, k-step 8', tile(16, 4, 2, 2, 8)],
   ];
-  const backends = new Map<string, [WebgpuBackend, WebgpuBackend, WebgpuBackend]>();
+  // each against the plain kernels (no walks, no swizzle, quotients in the loads); one choice at a time on the adapter's tiles
+  const variants = (adapter: boolean): [string, WebgpuOptions][] => [
+    ['the defaults (walks, precomputed quotients)', {}],
+    ['walks and swizzle', { swizzle: true }],
+    ...(adapter ? ([['walks alone', { lrpQuotients: false }], ['precomputed quotients alone', { operandWalk: false }]] as [string, WebgpuOptions][]) : []),
+  ];
+  const plainOptions: WebgpuOptions = { operandWalk: false, swizzle: false, lrpQuotients: false };
+  const backends = new Map<string, { plain: WebgpuBackend; others: [string, WebgpuBackend][] }>();
   beforeAll(async () => {
     for (const [name, t] of configs) {
-      backends.set(name, [
-        await createWebgpuBackend({ tile: t }),
-        await createWebgpuBackend({ tile: t, swizzle: true }),
-        await createWebgpuBackend({ tile: t, operandWalk: false }),
-      ]);
+      const others: [string, WebgpuBackend][] = [];
+      for (const [label, o] of variants(t === undefined)) others.push([label, await createWebgpuBackend({ tile: t, ...o })]);
+      backends.set(name, { plain: await createWebgpuBackend({ tile: t, ...plainOptions }), others });
     }
   });
   afterAll(async () => {
-    for (const pair of backends.values()) for (const be of pair) await be.destroy();
+    for (const { plain, others } of backends.values()) for (const be of [plain, ...others.map(([, b]) => b)]) await be.destroy();
+  });
+
+  it('the backends say what they use', () => {
+    const { plain, others } = backends.get('adapter tiles')!;
+    expect(plain.kernelChoices).toEqual({ walk: false, swizzle: false });
+    expect(plain.lrpQuotients).toBe(false);
+    const [defaults] = others[0];
+    expect(defaults).toMatch(/defaults/);
+    expect(others[0][1].kernelChoices).toEqual({ walk: true, swizzle: false });
+    expect(others[0][1].lrpQuotients).toBe(true);
   });
 
   for (const [name] of configs) {
     for (const g of GEOMETRIES) {
       it(`${name}: ${g.name}`, async () => {
-        const [walked, swizzled, plain] = backends.get(name)!;
-        expect(walked.kernelChoices).toEqual({ walk: true, swizzle: false });
-        expect(swizzled.kernelChoices).toEqual({ walk: true, swizzle: true });
-        expect(plain.kernelChoices).toEqual({ walk: false, swizzle: false });
+        const { plain, others } = backends.get(name)!;
         const want = await products(plain, g);
-        for (const [label, be] of [['walks', walked], ['walks and swizzle', swizzled]] as const) {
+        for (const [label, be] of others) {
           const got = await products(be, g);
           expect(got.length).toBe(want.length);
           got.forEach((v, i) => {
