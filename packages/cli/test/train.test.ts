@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CpuBackend, evaluateClassifier, loadModel, loadUNet, parseSafetensors, type CalibrationRecord } from '@lrpseg/core';
 import { DataLoader, parseManifest, serializeManifest, type Manifest, type ManifestEntry } from '@lrpseg/datasets';
-import { splitDecisionAndExtra } from '../src/commands/train.js';
+import { classifierAugment, splitDecisionAndExtra } from '../src/commands/train.js';
 import { run } from '../src/cli.js';
 import { SHARED_DIR, lrpseg, tempDir } from './helpers.js';
 
@@ -147,14 +147,14 @@ describe.skipIf(!have)('lrpseg train', () => {
     expect(Number.isFinite(logLine.trainLoss)).toBe(true);
   });
 
-  it('levers: extra classes, rotations, brightness, contrast, label smoothing; the saved model is a plain two-class one that eval takes', async () => {
+  it('levers: extra classes, rotations, brightness, contrast, hide-and-seek, label smoothing; the saved model is a plain two-class one that eval takes', async () => {
     const withBreak = path.join(dir, 'six.json');
     writeFileSync(withBreak, serializeManifest(smallManifest(4, true)));
     const out = path.join(dir, 'levers');
     const r = await lrpseg(
       'train', 'classifier', '--manifest', withBreak, '--size', '32', '--batch-size', '4', '--steps-per-epoch', '2', '--workers', '0', '-q',
       '--width-divisor', '16', '--epochs', '1', '--out', out,
-      '--extra-classes', 'break', '--rot90', '--brightness', '0.2', '--contrast', '0.2', '--label-smoothing', '0.1',
+      '--extra-classes', 'break', '--rot90', '--brightness', '0.2', '--contrast', '0.2', '--hide-patches', '0.3', '--hide-cell', '8', '--label-smoothing', '0.1',
     );
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
@@ -269,6 +269,16 @@ describe.skipIf(!have)('lrpseg train', () => {
     expect(() => splitDecisionAndExtra(m, undefined, ['Fray'])).toThrow(/no class "Fray"/);
   });
 
+  it('the augmentation levers reach the training crops: each only when on, hide-and-seek with 16-pixel cells unless told', () => {
+    expect(classifierAugment({})).toEqual({ flips: true, warp: null });
+    expect(classifierAugment({ brightness: 0, contrast: 0, scaleJitter: 1, hidePatches: 0 })).toEqual({ flips: true, warp: null });
+    expect(classifierAugment({ hidePatches: 0.5 }).hide).toEqual({ probability: 0.5, cell: 16 });
+    expect(classifierAugment({ hidePatches: 0.25, hideCell: 8 }).hide).toEqual({ probability: 0.25, cell: 8 });
+    expect(classifierAugment({ rot90: true, brightness: 0.2, scaleJitter: 1.5, scaleRange: 'enlarge' })).toEqual({
+      flips: true, warp: null, rot90: true, brightness: 0.2, scale: 1.5, scaleRange: 'enlarge',
+    });
+  });
+
   it('refuses bad lever values as usage errors', async () => {
     for (const [opt, value, msg] of [
       ['--brightness', '1', /--brightness must be a number in \[0, 1\)/],
@@ -278,6 +288,9 @@ describe.skipIf(!have)('lrpseg train', () => {
       ['--scale-jitter', '5', /--scale-jitter must be/],
       ['--scale-range', 'enlarge', /--scale-range enlarge needs --scale-jitter above 1/],
       ['--scale-range', 'shrink', /--scale-range/],
+      ['--hide-patches', '1', /--hide-patches must be a number in \[0, 1\)/],
+      ['--hide-cell', '8', /--hide-cell needs --hide-patches above 0/],
+      ['--hide-cell', '0', /--hide-cell/],
       ['--extra-classes', 'Nope', /no class "Nope"/],
     ] as const) {
       const r = await lrpseg('train', 'classifier', ...common, '--out', path.join(dir, 'bad'), opt, value);

@@ -314,6 +314,43 @@ export function randomPhotometric<T extends PlanarImage>(rand: () => number, img
   return out;
 }
 
+/** Hide-and-Seek: cells of `cell` × `cell` pixels, each hidden with probability `probability` (0: off). */
+export interface HidePatches {
+  readonly probability: number;
+  readonly cell: number;
+}
+
+/**
+ * Hide-and-Seek (Singh and Lee, ICCV 2017): the image cut into a grid of `cell` × `cell` cells (the
+ * last row and column may be narrower), each hidden, i.e. filled with the image's per-channel mean,
+ * with probability `probability`. A classifier that cannot count on seeing the most telling part of an
+ * object has to learn the rest of it too; for weakly supervised localisation that widened class
+ * activation maps to whole objects. Image only (the label stays, even where a small defect is hidden
+ * whole). Draws one number per cell, none when the probability is 0.
+ */
+export function hidePatches<T extends PlanarImage>(rand: () => number, img: T, h: HidePatches): T {
+  if (!(h.probability >= 0 && h.probability < 1)) throw new LrpsegError('BAD_INPUT', `the hiding probability must be in [0, 1) (got ${h.probability})`);
+  if (!(Number.isInteger(h.cell) && h.cell >= 1)) throw new LrpsegError('BAD_INPUT', `the hidden cells' side must be a whole number of pixels ≥ 1 (got ${h.cell})`);
+  if (h.probability === 0) return img;
+  const { width: W, height: H, channels: C } = img;
+  const plane = W * H;
+  const means = Array.from({ length: C }, (_, c) => {
+    let sum = 0;
+    for (let i = c * plane; i < (c + 1) * plane; i++) sum += img.data[i];
+    return plane > 0 ? sum / plane : 0;
+  });
+  const out = new Float32Array(img.data);
+  for (let y0 = 0; y0 < H; y0 += h.cell) {
+    for (let x0 = 0; x0 < W; x0 += h.cell) {
+      if (rand() >= h.probability) continue;
+      for (let c = 0; c < C; c++) {
+        for (let y = y0; y < Math.min(H, y0 + h.cell); y++) out.fill(means[c], c * plane + y * W + x0, c * plane + y * W + Math.min(W, x0 + h.cell));
+      }
+    }
+  }
+  return { ...img, data: out };
+}
+
 /** Which factors scale jitter draws: `both` log-uniform in [1/s, s], `enlarge` log-uniform in [1, s]. */
 export type ScaleRange = 'both' | 'enlarge';
 

@@ -11,6 +11,7 @@ import {
   flipVertical,
   maskBox,
   randomCropContaining,
+  hidePatches,
   randomPhotometric,
   randomScaledSize,
   type ScaleRange,
@@ -19,6 +20,7 @@ import {
   thresholdMask,
   warpBilinear,
   type Box,
+  type HidePatches,
   type WarpParams,
 } from './augment.js';
 import type { EvalView, Region } from './manifest.js';
@@ -42,6 +44,8 @@ export interface TrainAugment {
   readonly scale?: number;
   /** The factors `scale` draws: [1/s, s] (`both`, default) or [1, s] (`enlarge`: never shrinks). */
   readonly scaleRange?: ScaleRange;
+  /** Hide-and-Seek: random cells of the crop filled with its mean (default off). */
+  readonly hide?: HidePatches;
 }
 
 export const CLASSIFIER_AUGMENT: TrainAugment = { flips: true, warp: null };
@@ -186,6 +190,8 @@ export function prepareSample(image: PlanarImage, mask: PlanarImage | null, spec
     const brightness = spec.augment.brightness ?? 0;
     const contrast = spec.augment.contrast ?? 0;
     if (brightness > 0 || contrast > 0) img = randomPhotometric(rand, img, { brightness, contrast });
+    // last, so that the hidden cells hold the mean of what the network would otherwise have seen
+    if (spec.augment.hide) img = hidePatches(rand, img, spec.augment.hide);
   } else if (spec.view === 'hflip') {
     img = flipHorizontal(img);
     msk = msk && flipHorizontal(msk);

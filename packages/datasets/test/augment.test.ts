@@ -4,6 +4,7 @@ import {
   CLASSIFIER_AUGMENT,
   adjustBrightness,
   adjustContrast,
+  hidePatches,
   randomPhotometric,
   randomScaledSize,
   rotate90,
@@ -216,10 +217,64 @@ describe('90° rotations, brightness and contrast', () => {
     const g = blobs(2, 80, 100);
     for (let seed = 0; seed < 4; seed++) {
       const old = prepareSample(g, ownMask(g), spec({ seed }));
-      const off = prepareSample(g, ownMask(g), spec({ seed, augment: { ...CLASSIFIER_AUGMENT, rot90: false, brightness: 0, contrast: 0, scale: 1 } }));
+      const off = prepareSample(g, ownMask(g), spec({ seed, augment: { ...CLASSIFIER_AUGMENT, rot90: false, brightness: 0, contrast: 0, scale: 1, hide: { probability: 0, cell: 16 } } }));
       expect(Array.from(off.data)).toEqual(Array.from(old.data));
       expect(Array.from(off.mask)).toEqual(Array.from(old.mask));
     }
+  });
+
+  it('hide-and-seek: every cell, ragged edges included, is either untouched or its channel mean; about the asked share hidden', () => {
+    const [H, W, C, cell] = [20, 18, 2, 8]; // cells of 8, 8, 4 rows × 8, 8, 2 columns
+    const rnd = mulberry32(3);
+    const img: PlanarImage = { width: W, height: H, channels: C, data: Float32Array.from({ length: C * H * W }, () => rnd()) };
+    const means = [0, 1].map((c) => img.data.slice(c * H * W, (c + 1) * H * W).reduce((a, v) => a + v, 0) / (H * W));
+    let hidden = 0;
+    let cells = 0;
+    for (let seed = 0; seed < 60; seed++) {
+      const out = hidePatches(mulberry32(seed), img, { probability: 0.3, cell });
+      for (let y0 = 0; y0 < H; y0 += cell) {
+        for (let x0 = 0; x0 < W; x0 += cell) {
+          const states = new Set<string>();
+          for (let c = 0; c < C; c++) {
+            for (let y = y0; y < Math.min(H, y0 + cell); y++) {
+              for (let x = x0; x < Math.min(W, x0 + cell); x++) {
+                const i = c * H * W + y * W + x;
+                states.add(out.data[i] === img.data[i] ? 'kept' : Math.abs(out.data[i] - means[c]) < 1e-6 ? 'hidden' : 'other');
+              }
+            }
+          }
+          expect([...states], `seed ${seed}, cell at ${y0}, ${x0}`).toHaveLength(1);
+          expect(states.has('other')).toBe(false);
+          cells++;
+          if (states.has('hidden')) hidden++;
+        }
+      }
+    }
+    expect(hidden / cells).toBeGreaterThan(0.24);
+    expect(hidden / cells).toBeLessThan(0.36);
+    const rand = mulberry32(9);
+    expect(hidePatches(rand, img, { probability: 0, cell })).toBe(img);
+    expect(rand()).toBe(mulberry32(9)()); // off draws nothing
+    expect(() => hidePatches(rand, img, { probability: 1, cell })).toThrow(/probability/);
+    expect(() => hidePatches(rand, img, { probability: 0.5, cell: 0 })).toThrow(/side/);
+  });
+
+  it('hide-and-seek in a sample: the same crop, flips and mask; only hidden cells change, to the crop\'s mean', () => {
+    const g = blobs(4, 80, 100);
+    let changed = 0;
+    for (let seed = 0; seed < 8; seed++) {
+      const plain = prepareSample(g, ownMask(g), spec({ seed }));
+      const hid = prepareSample(g, ownMask(g), spec({ seed, augment: { ...CLASSIFIER_AUGMENT, hide: { probability: 0.5, cell: 16 } } }));
+      expect(Array.from(hid.mask)).toEqual(Array.from(plain.mask));
+      const mean = plain.data.reduce((a, v) => a + v, 0) / plain.data.length;
+      hid.data.forEach((v, i) => {
+        if (v !== plain.data[i]) {
+          expect(v).toBeCloseTo(mean, 5);
+          changed++;
+        }
+      });
+    }
+    expect(changed).toBeGreaterThan(0);
   });
 
   it('rot90 in a sample: one of the four turns of the unrotated sample, every turn occurs; non-square inputs are refused', () => {

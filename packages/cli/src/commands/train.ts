@@ -98,6 +98,9 @@ export interface ClassifierTrainOptions extends CommonTrainOptions {
   readonly contrast?: number;
   /** Scale jitter s in [1, 4]: each training image rescaled by a factor log-uniform in [1/s, s] before the crop (default 1: off). */
   readonly scaleJitter?: number;
+  /** Hide-and-Seek: the probability of hiding each cell of a training crop (default 0: off), and the cells' side in pixels (default 16). */
+  readonly hidePatches?: number;
+  readonly hideCell?: number;
   /** The factors the scale jitter draws: [1/s, s] (`both`, default) or [1, s] (`enlarge`); needs scaleJitter > 1. */
   readonly scaleRange?: ScaleRange;
   /** Label smoothing ε of the cross-entropy (default 0). */
@@ -244,9 +247,25 @@ function checkEarlyStopping(o: CommonTrainOptions): void {
   if (min > o.epochs) throw new UsageError(`--min-epochs ${min} is more than --epochs ${o.epochs}`);
 }
 
+/** Hide-and-Seek's smallest cell on 224 inputs (Singh and Lee): 16 pixels. */
+const DEFAULT_HIDE_CELL = 16;
+
+/** The training crops' augmentation the classifier options ask for (flips always; each lever only when on). */
+export function classifierAugment(o: Pick<ClassifierTrainOptions, 'rot90' | 'brightness' | 'contrast' | 'scaleJitter' | 'scaleRange' | 'hidePatches' | 'hideCell'>): TrainAugment {
+  return {
+    ...CLASSIFIER_AUGMENT,
+    ...(o.rot90 ? { rot90: true } : {}),
+    ...((o.brightness ?? 0) > 0 ? { brightness: o.brightness } : {}),
+    ...((o.contrast ?? 0) > 0 ? { contrast: o.contrast } : {}),
+    ...((o.scaleJitter ?? 1) !== 1 ? { scale: o.scaleJitter, scaleRange: o.scaleRange ?? 'both' } : {}),
+    ...((o.hidePatches ?? 0) > 0 ? { hide: { probability: o.hidePatches!, cell: o.hideCell ?? DEFAULT_HIDE_CELL } } : {}),
+  };
+}
+
 export async function trainClassifierCommand(o: ClassifierTrainOptions, io: CliIo): Promise<number> {
   checkEarlyStopping(o);
   if (o.scaleRange === 'enlarge' && (o.scaleJitter ?? 1) === 1) throw new UsageError('--scale-range enlarge needs --scale-jitter above 1');
+  if (o.hideCell !== undefined && (o.hidePatches ?? 0) === 0) throw new UsageError('--hide-cell needs --hide-patches above 0');
   const opened = await openManifest(o.manifest, o.data);
   const { root } = opened;
   const { decision: manifest, extraTrain, extraNames } = splitDecisionAndExtra(opened.manifest, o.classes, o.extraClasses);
@@ -256,13 +275,7 @@ export async function trainClassifierCommand(o: ClassifierTrainOptions, io: CliI
     ...limitPerLabel(extraTrain, o.limit, o.seed + 2),
   ];
   const valEntries = limitPerLabel(requireSubset(manifest, 'val', o.manifest), o.limit, o.seed + 1);
-  const augment: TrainAugment = {
-    ...CLASSIFIER_AUGMENT,
-    ...(o.rot90 ? { rot90: true } : {}),
-    ...((o.brightness ?? 0) > 0 ? { brightness: o.brightness } : {}),
-    ...((o.contrast ?? 0) > 0 ? { contrast: o.contrast } : {}),
-    ...((o.scaleJitter ?? 1) !== 1 ? { scale: o.scaleJitter, scaleRange: o.scaleRange ?? 'both' } : {}),
-  };
+  const augment = classifierAugment(o);
   await mkdirp(o.out);
   if (o.classes !== undefined || o.extraClasses !== undefined) {
     // the manifest of the classes decided between, for `lrpseg eval --data` (root relative to --out)
@@ -744,6 +757,8 @@ export function registerTrain(program: Command, io: CliIo, setResult: (code: num
     .option('--brightness <m>', 'augmentation: brightness factor uniform in [1 - m, 1 + m]', fractionArg('--brightness'), 0)
     .option('--contrast <m>', 'augmentation: contrast factor uniform in [1 - m, 1 + m]', fractionArg('--contrast'), 0)
     .option('--scale-jitter <s>', 'augmentation: each training image rescaled by a factor log-uniform in [1/s, s] before the crop (1: off)', scaleArg('--scale-jitter'), 1)
+    .option('--hide-patches <p>', 'augmentation (Hide-and-Seek): each cell of a training crop filled with its mean with probability p (0: off)', fractionArg('--hide-patches'), 0)
+    .option('--hide-cell <px>', `the side of --hide-patches' cells in input pixels (default ${DEFAULT_HIDE_CELL})`, intArg(1))
     .addOption(new Option('--scale-range <range>', 'the factors --scale-jitter draws: both ([1/s, s]) or enlarge ([1, s]: never shrinks)').choices(['both', 'enlarge']).default('both'))
     .option('--label-smoothing <e>', 'label smoothing of the cross-entropy', fractionArg('--label-smoothing'), 0)
     .option('--batch-norm', 'train with a batch norm after every convolution (as vgg11_bn); the saved model has them folded into the convolutions, so it is a plain VGG')
@@ -771,6 +786,8 @@ export function registerTrain(program: Command, io: CliIo, setResult: (code: num
             contrast: opts.contrast as number,
             scaleJitter: opts.scaleJitter as number,
             scaleRange: opts.scaleRange as ScaleRange,
+            hidePatches: opts.hidePatches as number,
+            ...(opts.hideCell !== undefined ? { hideCell: opts.hideCell as number } : {}),
             labelSmoothing: opts.labelSmoothing as number,
             batchNorm: Boolean(opts.batchNorm),
             ...(opts.ema !== undefined ? { ema: opts.ema as number } : {}),
