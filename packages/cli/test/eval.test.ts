@@ -172,6 +172,22 @@ describe.skipIf(!HAVE_BLOWHOLE)('eval on real images', () => {
     expect(bmm.ungated!.iou).toBeCloseTo(direct.iou, 6);
     expect(bmm.ungated!.mean_image_iou).toBeCloseTo(direct.meanImageIoU, 6);
     expect(bmm.gated.pooled).toEqual(directGated.pooled);
+    // by damage area: thirds of the 9 views by their damage pixels, the same cuts in each mode, summing to the pooled counts
+    // (a folder names no classes, so no class strata)
+    const areas = views.map((v) => v.truth.reduce((a, b) => a + b, 0));
+    const sorted = [...areas].sort((a, b) => a - b);
+    const [lower, upper] = [sorted[3], sorted[6]];
+    for (const [mode, perView] of [[bmm.ungated!, counts], [bmm.gated, gatedCounts]] as const) {
+      expect(mode.by_class).toBeUndefined();
+      const bins = mode.by_area!;
+      expect(bins.map((b) => b.name)).toEqual([`< ${lower} px`, `${lower}–${Math.max(lower, upper - 1)} px`, `≥ ${upper} px`]);
+      const inBin = (i: number, b: number) => (areas[i] < lower ? 0 : areas[i] < upper ? 1 : 2) === b;
+      bins.forEach((b, bi) => {
+        const mine = perView.filter((_, i) => inBin(i, bi));
+        expect([b.views, b.tp, b.fp, b.fn]).toEqual([mine.length, ...(['tp', 'fp', 'fn'] as const).map((k) => mine.reduce((t, c) => t + c[k], 0))]);
+      });
+      expect((['tp', 'fp', 'fn'] as const).map((k) => bins.reduce((t, b) => t + b[k], 0))).toEqual([mode.pooled.tp, mode.pooled.fp, mode.pooled.fn]);
+    }
     expect(bmm.ungated!.ap).toBeGreaterThan(0);
     expect(bmm.gated.pr_curve!.length).toBeGreaterThan(1);
     // the interval resamples images: each image's three views summed into one unit
@@ -239,6 +255,12 @@ describe.skipIf(!HAVE_BLOWHOLE)('eval on real images', () => {
     const cell = (v: { defect: boolean; label: number }, want: boolean) => `${v.defect === want ? 1 : 0}/1 (${v.defect === want ? '100.0' : '0.0'}%)`;
     const md = readFileSync(path.join(out, 'metrics.md'), 'utf8');
     expect(md).toContain(`### Views decided correctly, by class`);
+    // one defective view: its class is a stratum of its own; too few views for thirds of the areas
+    const seg = rep.segmentation[0].gated;
+    const [tp, fp, fn] = seg.per_view_counts![defective[1]];
+    expect(seg.by_class).toEqual([expect.objectContaining({ name: 'Blowhole', views: 1, damage_pixels: d[defective[1]].damage_pixels, tp, fp, fn })]);
+    expect(seg.by_area).toBeUndefined();
+    expect(md).toMatch(/## Segmentation by defect class and by damage area \(gate on\)[^]*\| Network \| Rules \| Method \| Blowhole \(1\) \|\n\| --- \| --- \| --- \| ---: \|\n\| VGG-A one FC \| ours \| BMM \| /);
     expect(md).toContain(`| Network | Blowhole | Free |\n| --- | ---: | ---: |\n| VGG-A one FC | ${cell(d[defective[1]], true)} | ${cell(d[free], false)} |`);
   });
 
@@ -341,8 +363,13 @@ describe.skipIf(!HAVE_BLOWHOLE)('eval on real images', () => {
       for (const m of ['gated', 'ungated'] as const) {
         expect([s[m]!.tp, s[m]!.fp, s[m]!.fn], `${s.network} ${s.method} ${m}`).toEqual([w[m]!.pooled.tp, w[m]!.pooled.fp, w[m]!.pooled.fn]);
         expect(s[m]!.iou).toBeCloseTo(w[m]!.iou, 6);
+        // the strata too: the area cuts over all folds' views are the union's
+        expect(s[m]!.by_class, `${s.network} ${s.method} ${m}`).toEqual(w[m]!.by_class);
+        expect(s[m]!.by_area).toEqual(w[m]!.by_area);
       }
     });
+    expect(p.segmentation[0].gated.by_class!.map((c) => [c.name, c.views])).toEqual([['Blowhole', 9]]);
+    expect(p.segmentation[0].gated.by_area!.reduce((t, b) => t + b.views, 0)).toBe(9);
     // the paired differences pool too: the point figures are the union's
     const [pc, uc] = [p.comparisons[0], u.comparisons![0]];
     expect(pc.balanced_accuracy.difference).toBeCloseTo(uc.balanced_accuracy.difference, 6);
@@ -357,6 +384,8 @@ describe.skipIf(!HAVE_BLOWHOLE)('eval on real images', () => {
     expect(md).toMatch(/\| 12 \| [\d.]+%, — \|/); // fold b's undefined balanced accuracy
     expect(md).toMatch(new RegExp(`\\| VGG-A one FC \\(${shifted.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\) \\| [\\d.]+% \\| ([\\d.]+%–[\\d.]+%|—) \\|`));
     expect(md).toContain(`## Paired differences against VGG-A one FC (${model})`);
+    expect(md).toContain('## Segmentation by defect class and by damage area (gate on)');
+    expect(md).toMatch(/\| Network \| Rules \| Method \| Blowhole \(9\) \| < \d+ px \(\d\) \| \d+–\d+ px \(\d\) \| ≥ \d+ px \(\d\) \|/);
 
     // the same fold twice, or reports of other models, are refused
     const twice = await lrpseg('pool', a, a, '-q');

@@ -61,6 +61,7 @@ import { ALL_VIEWS, binarizeTruth, flipPlanar, prepareItem, readEvalData, readTr
 import { planarToRgb } from '../report/masks.js';
 import type { PanelRow } from '../report/panels.js';
 import type { PrSeries } from '../report/plots.js';
+import { areaTerciles, stratify, type StratumScores, type ViewStratumInfo } from '../report/strata.js';
 import { reportMarkdown, tallyByClass, type ClassificationRow, type ComparisonRow, type ConfigRow, type RuleSetComparisonRow, type ScoreCells } from '../report/table.js';
 import { defaultSegmentThreads } from './segment.js';
 import { resolveTarget } from './explain.js';
@@ -114,6 +115,10 @@ export interface ModeMetrics {
   readonly per_view_counts?: Readonly<Record<string, readonly [number, number, number]>>;
   /** 95 % percentile bootstrap interval of the pooled IoU, resampling images (an image's views together; a manifest's groups together). */
   readonly iou_ci95: readonly [number, number] | null;
+  /** Pooled scores of the views of each manifest class (where the data names classes). */
+  readonly by_class?: readonly StratumScores[];
+  /** Pooled scores of each third of the views by damage area (the same cuts for every row of a report). */
+  readonly by_area?: readonly StratumScores[];
 }
 
 export interface ConfigMetrics {
@@ -828,6 +833,20 @@ export async function evalCommand(o: EvalOptions, io: CliIo): Promise<number> {
   }
   progress.stop();
 
+  // by class and by damage area: every row scores the same defective views, so one set of area cuts
+  const stratumInfo = new Map<string, ViewStratumInfo>();
+  for (const v of evaluatedViews) {
+    if (v.label !== 1) continue;
+    stratumInfo.set(v.key, { ...(v.item.class !== undefined ? { class: v.item.class } : {}), damagePixels: v.truth.reduce((a, t) => a + t, 0) });
+  }
+  const cuts = areaTerciles([...stratumInfo.values()].map((v) => v.damagePixels));
+  const withStrata = (m: ModeMetrics): ModeMetrics => {
+    if (!m.per_view_counts) return m;
+    const st = stratify(m.per_view_counts, stratumInfo, cuts);
+    return { ...m, ...(st.by_class.length > 0 ? { by_class: st.by_class } : {}), ...(st.by_area.length > 0 ? { by_area: st.by_area } : {}) };
+  };
+  const scored: ConfigMetrics[] = configs.map((c) => ({ ...c, gated: withStrata(c.gated), ungated: c.ungated ? withStrata(c.ungated) : null }));
+
   // Pixels and damage pixels of the evaluated (defective) views: the no-skill precision.
   const defViews = evaluatedViews.filter((v) => v.label === 1);
   const pixels = defViews.reduce((s, v) => s + v.truth.length, 0);
@@ -850,7 +869,7 @@ export async function evalCommand(o: EvalOptions, io: CliIo): Promise<number> {
     damage_pixels: damage,
     no_skill_precision: r6(noSkill),
     classification,
-    segmentation: configs,
+    segmentation: scored,
     ...(comparisons.length > 0 ? { comparisons } : {}),
     ...(ruleComparisons.length > 0 ? { rule_comparisons: ruleComparisons } : {}),
   };
@@ -859,13 +878,14 @@ export async function evalCommand(o: EvalOptions, io: CliIo): Promise<number> {
   const cells = (m: ModeMetrics): ScoreCells => ({ iou: m.iou, precision: m.precision, recall: m.recall, meanImageIoU: m.mean_image_iou, ap: m.ap, iouCi95: m.iou_ci95 });
   // a U-Net row has no rule set: it is shown under each one (as the paper's Table 3 does)
   const rowRules = (cfg: ConfigMetrics): readonly string[] => (cfg.method === UNET_METHOD && ruleSets.length > 0 ? ruleSets.map((r) => r.name) : [cfg.rules]);
-  const rows: ConfigRow[] = configs.flatMap((cfg) =>
+  const rows: ConfigRow[] = scored.flatMap((cfg) =>
     rowRules(cfg).map((rules) => ({
       network: cfg.network,
       rules,
       method: methodLabel(cfg.method),
       gated: cells(cfg.gated),
       ungated: cfg.ungated ? cells(cfg.ungated) : null,
+      ...(cfg.gated.by_class || cfg.gated.by_area ? { strata: { by_class: cfg.gated.by_class ?? [], by_area: cfg.gated.by_area ?? [] } } : {}),
     })),
   );
   const classRows: ClassificationRow[] = classification.map((c) => ({
@@ -907,7 +927,7 @@ export async function evalCommand(o: EvalOptions, io: CliIo): Promise<number> {
     await writeFileAtomic(path.join(o.out, `${p.name}.png`), png);
   }
   if (!o.quiet) {
-    const best = configs.length > 0 ? configs.reduce((a, b) => (b.gated.iou > a.gated.iou ? b : a)) : null;
+    const best = scored.length > 0 ? scored.reduce((a, b) => (b.gated.iou > a.gated.iou ? b : a)) : null;
     io.stderr(
       `eval: ${configs.length} configuration${configs.length === 1 ? '' : 's'} on ${defViews.length} defective view${defViews.length === 1 ? '' : 's'} → ${o.out}` +
         (best ? ` (best IoU ${fmt(best.gated.iou)}: ${best.network}, ${best.rules}, ${best.method})` : '') +

@@ -7,7 +7,8 @@
 import { LrpsegError, balancedAccuracyInterval, pooledIoUInterval, type ClassificationScores, type DecisionCounts, type IoUCounts } from '@lrpseg/core';
 import { compareRuleSets, compareRuns, decisionUnits, type EvalReport, type ModeUnits, type ModelComparison, type RuleSetComparison, type RunUnits } from '../commands/eval.js';
 import { resamplingUnit } from './eval-data.js';
-import { comparisonSection, ruleSetComparisonSection } from './table.js';
+import { areaTerciles, stratify, type StratumScores, type ViewStratumInfo } from './strata.js';
+import { comparisonSection, ruleSetComparisonSection, strataSection } from './table.js';
 
 /** A classifier's pooled decisions, laid out as eval's classification rows. */
 export type PooledClassification = ClassificationScores & {
@@ -28,6 +29,9 @@ export interface PooledMode {
   readonly recall: number;
   readonly iou_ci95: readonly [number, number] | null;
   readonly per_fold: readonly number[];
+  /** As eval's: by the manifest's classes and by thirds of the damage areas of all folds' views (cuts over all folds). */
+  readonly by_class?: readonly StratumScores[];
+  readonly by_area?: readonly StratumScores[];
 }
 
 export interface PooledSegmentation {
@@ -85,6 +89,8 @@ interface SegSlot {
   rules: string;
   method: string;
   modes: { gated: Map<string, IoUCounts>; ungated: Map<string, IoUCounts> | null };
+  /** Every fold's per-view counts, by view key (the folds' views are disjoint). */
+  viewCounts: { gated: Record<string, readonly [number, number, number]>; ungated: Record<string, readonly [number, number, number]> };
   views: { gated: number; ungated: number };
   perFold: { gated: number[]; ungated: number[] };
 }
@@ -122,6 +128,7 @@ export function poolReports(reports: readonly { readonly name: string; readonly 
   const owner = new Map<string, string>(); // unit → report that tested it
   const classSlots = new Map<string, Slot>();
   const segSlots = new Map<string, SegSlot>();
+  const stratumInfo = new Map<string, ViewStratumInfo>(); // the defective views' class and damage, from the decision records
   let shape: string | null = null;
 
   for (const { name, report } of reports) {
@@ -133,7 +140,12 @@ export function poolReports(reports: readonly { readonly name: string; readonly 
 
     // units: from the decision records' groups; any view's record will do (every model sees the same views)
     const groups = new Map<string, string>();
-    for (const c of report.classification) for (const [k, d] of Object.entries(c.per_view ?? {})) if (d.group !== undefined) groups.set(k, d.group);
+    for (const c of report.classification) {
+      for (const [k, d] of Object.entries(c.per_view ?? {})) {
+        if (d.group !== undefined) groups.set(k, d.group);
+        if (d.label === 1) stratumInfo.set(k, { ...(d.class !== undefined ? { class: d.class } : {}), damagePixels: d.damage_pixels });
+      }
+    }
     const unitsHere = new Set<string>();
 
     for (const c of report.classification) {
@@ -157,6 +169,7 @@ export function poolReports(reports: readonly { readonly name: string; readonly 
       const seg: SegSlot = segSlots.get(key) ?? {
         network: s.network, slot: slotKey, rules: s.rules, method: s.method,
         modes: { gated: new Map(), ungated: s.ungated ? new Map() : null },
+        viewCounts: { gated: {}, ungated: {} },
         views: { gated: 0, ungated: 0 },
         perFold: { gated: [], ungated: [] },
       };
@@ -169,6 +182,7 @@ export function poolReports(reports: readonly { readonly name: string; readonly 
           const unit = unitOf(k, groups);
           unitsHere.add(unit);
           addIoU(target, unit, tp, fp, fn);
+          seg.viewCounts[m][k] = [tp, fp, fn];
         }
         seg.views[m] += Object.keys(metrics.per_view_counts).length;
         seg.perFold[m].push(fromJson(metrics.iou));
@@ -199,10 +213,15 @@ export function poolReports(reports: readonly { readonly name: string; readonly 
       per_fold: s.perFold,
     };
   });
+  const cuts = areaTerciles([...stratumInfo.values()].map((v) => v.damagePixels));
+  const withStrata = (m: PooledMode, counts: Record<string, readonly [number, number, number]>): PooledMode => {
+    const st = stratify(counts, stratumInfo, cuts);
+    return { ...m, ...(st.by_class.length > 0 ? { by_class: st.by_class } : {}), ...(st.by_area.length > 0 ? { by_area: st.by_area } : {}) };
+  };
   const segmentation: PooledSegmentation[] = [...segSlots.values()].map((s) => ({
     network: s.network, rules: s.rules, method: s.method,
-    gated: mode(s.modes.gated, s.views.gated, s.perFold.gated),
-    ungated: s.modes.ungated ? mode(s.modes.ungated, s.views.ungated, s.perFold.ungated) : null,
+    gated: withStrata(mode(s.modes.gated, s.views.gated, s.perFold.gated), s.viewCounts.gated),
+    ungated: s.modes.ungated ? withStrata(mode(s.modes.ungated, s.views.ungated, s.perFold.ungated), s.viewCounts.ungated) : null,
   }));
 
   // paired: every later classifier against the first, on all folds' units
@@ -262,6 +281,14 @@ export function pooledMarkdown(p: PooledReport): string {
     );
   }
   out.push('');
+  out.push(
+    ...strataSection(
+      p.segmentation.map((s) => ({
+        network: s.network, rules: s.rules, method: methodLabel(s.method),
+        ...(s.gated.by_class || s.gated.by_area ? { strata: { by_class: s.gated.by_class ?? [], by_area: s.gated.by_area ?? [] } } : {}),
+      })),
+    ),
+  );
   if (p.comparisons.length > 0) {
     out.push(
       ...comparisonSection(

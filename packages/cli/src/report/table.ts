@@ -4,6 +4,8 @@
  * classification as in Table 2.
  */
 
+import type { Strata, StratumScores } from './strata.js';
+
 export interface ScoreCells {
   readonly iou: number;
   readonly precision: number;
@@ -20,6 +22,8 @@ export interface ConfigRow {
   readonly method: string;
   readonly gated: ScoreCells;
   readonly ungated: ScoreCells | null;
+  /** The gated scores by defect class and by damage area (absent where no view carries either). */
+  readonly strata?: Strata;
 }
 
 export interface ClassificationRow {
@@ -136,6 +140,38 @@ export function comparisonSection(rows: readonly ComparisonRow[]): string[] {
   return out;
 }
 
+/** Gated IoU (precision / recall) per defect class and per third of the damage areas; empty without strata. */
+export function strataSection(rows: readonly Pick<ConfigRow, 'network' | 'rules' | 'method' | 'strata'>[]): string[] {
+  const withStrata = rows.filter((r) => r.strata && (r.strata.by_class.length > 0 || r.strata.by_area.length > 0));
+  if (withStrata.length === 0) return [];
+  // every row scores the same views, so the first row's strata name the columns and their view counts
+  const heads = uniq(withStrata.flatMap((r) => [...r.strata!.by_class, ...r.strata!.by_area].map((s) => s.name)));
+  const viewsOf = (name: string): number => {
+    for (const r of withStrata) {
+      const s = [...r.strata!.by_class, ...r.strata!.by_area].find((x) => x.name === name);
+      if (s) return s.views;
+    }
+    return 0;
+  };
+  const cell = (s: StratumScores | undefined): string => (s && s.views > 0 ? `${num(s.iou)} (${num(s.precision, 2)} / ${num(s.recall, 2)})` : '—');
+  const out = [
+    '## Segmentation by defect class and by damage area (gate on)',
+    '',
+    'Pooled IoU (precision / recall) of the views of each defect class, and of each third of the views by damage area ' +
+      '(ground-truth pixels at the scored size): low precision on small defects means masks larger than the defect; low recall on large ones, ' +
+      'masks that cover only a part of it.',
+    '',
+    row(['Network', 'Rules', 'Method', ...heads.map((h) => `${h} (${viewsOf(h)})`)]),
+    row(['---', '---', '---', ...heads.map(() => '---:')]),
+  ];
+  for (const r of withStrata) {
+    const all = [...r.strata!.by_class, ...r.strata!.by_area];
+    out.push(row([r.network, r.rules, r.method, ...heads.map((h) => cell(all.find((x) => x.name === h)))]));
+  }
+  out.push('');
+  return out;
+}
+
 export function ruleSetComparisonSection(rows: readonly RuleSetComparisonRow[]): string[] {
   return [
     `## Paired differences between rule sets, against ${rows[0].reference} (same views; 95 % paired bootstrap)`,
@@ -210,6 +246,7 @@ export function reportMarkdown(t: ReportTables): string {
       out.push('');
     }
   }
+  out.push(...strataSection(t.rows));
   if (t.comparisons && t.comparisons.length > 0) out.push(...comparisonSection(t.comparisons));
   if (t.ruleComparisons && t.ruleComparisons.length > 0) out.push(...ruleSetComparisonSection(t.ruleComparisons));
   out.push(
