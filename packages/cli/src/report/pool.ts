@@ -7,7 +7,7 @@
 import { LrpsegError, balancedAccuracyInterval, pooledIoUInterval, type ClassificationScores, type DecisionCounts, type IoUCounts } from '@lrpseg/core';
 import { compareRuleSets, compareRuns, decisionUnits, type EvalReport, type ModeUnits, type ModelComparison, type RuleSetComparison, type RunUnits } from '../commands/eval.js';
 import { resamplingUnit } from './eval-data.js';
-import { areaTerciles, stratify, type StratumScores, type ViewStratumInfo } from './strata.js';
+import { areaTerciles, pooledPixelScores, stratify, type PooledPixelScores, type StratumScores, type ViewStratumInfo } from './strata.js';
 import { comparisonSection, ruleSetComparisonSection, strataSection } from './table.js';
 
 /** A classifier's pooled decisions, laid out as eval's classification rows. */
@@ -19,14 +19,8 @@ export type PooledClassification = ClassificationScores & {
   readonly per_fold: readonly number[];
 };
 
-export interface PooledMode {
+export interface PooledMode extends PooledPixelScores {
   readonly views: number;
-  readonly tp: number;
-  readonly fp: number;
-  readonly fn: number;
-  readonly iou: number;
-  readonly precision: number;
-  readonly recall: number;
   readonly iou_ci95: readonly [number, number] | null;
   readonly per_fold: readonly number[];
   /** As eval's: by the manifest's classes and by thirds of the damage areas of all folds' views (cuts over all folds). */
@@ -109,10 +103,8 @@ function mode(units: ReadonlyMap<string, IoUCounts>, views: number, perFold: rea
     fn += u.fn;
   }
   return {
-    views, tp, fp, fn,
-    iou: r6(ratio(tp, tp + fp + fn)),
-    precision: r6(ratio(tp, tp + fp)),
-    recall: r6(ratio(tp, tp + fn)),
+    views,
+    ...pooledPixelScores(tp, fp, fn),
     iou_ci95: r6ci(pooledIoUInterval([...units.values()])),
     per_fold: perFold,
   };

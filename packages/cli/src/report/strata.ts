@@ -4,6 +4,8 @@
  * large ones masks that cover only a part (low recall); these strata show it.
  */
 
+import { pixelIoU, pixelPrecision, pixelRecall } from '@lrpseg/core';
+
 /** What a scored view is, for stratifying: its manifest class (where named) and its damage area. */
 export interface ViewStratumInfo {
   readonly class?: string;
@@ -11,17 +13,21 @@ export interface ViewStratumInfo {
   readonly damagePixels: number;
 }
 
-/** Pooled scores of the views in one stratum. */
-export interface StratumScores {
-  readonly name: string;
-  readonly views: number;
-  readonly damage_pixels: number;
+/** Summed pixel counts and the scores they give (rounded to 6 digits; NaN where undefined). */
+export interface PooledPixelScores {
   readonly tp: number;
   readonly fp: number;
   readonly fn: number;
   readonly iou: number;
   readonly precision: number;
   readonly recall: number;
+}
+
+/** Pooled scores of the views in one stratum. */
+export interface StratumScores extends PooledPixelScores {
+  readonly name: string;
+  readonly views: number;
+  readonly damage_pixels: number;
 }
 
 /** Damage-area bins: [0, lower), [lower, upper), [upper, ∞) pixels. */
@@ -50,11 +56,11 @@ export function areaBinNames(cuts: AreaCuts): [string, string, string] {
   return [`< ${cuts.lower} px`, `${cuts.lower}–${Math.max(cuts.lower, cuts.upper - 1)} px`, `≥ ${cuts.upper} px`];
 }
 
-const ratio = (a: number, b: number): number => (b > 0 ? a / b : Number.NaN);
 const r6 = (x: number): number => (Number.isFinite(x) ? Math.round(x * 1e6) / 1e6 : x);
 
-function scores(name: string, views: number, damage: number, tp: number, fp: number, fn: number): StratumScores {
-  return { name, views, damage_pixels: damage, tp, fp, fn, iou: r6(ratio(tp, tp + fp + fn)), precision: r6(ratio(tp, tp + fp)), recall: r6(ratio(tp, tp + fn)) };
+export function pooledPixelScores(tp: number, fp: number, fn: number): PooledPixelScores {
+  const c = { tp, fp, fn, tn: 0 };
+  return { tp, fp, fn, iou: r6(pixelIoU(c)), precision: r6(pixelPrecision(c)), recall: r6(pixelRecall(c)) };
 }
 
 /**
@@ -86,6 +92,6 @@ export function stratify(
     if (v.class !== undefined) add(byClass, v.class, v.damagePixels, c);
     if (cuts && bins) add(byArea, bins[v.damagePixels < cuts.lower ? 0 : v.damagePixels < cuts.upper ? 1 : 2], v.damagePixels, c);
   }
-  const out = (m: Map<string, Acc>): StratumScores[] => [...m].map(([n, a]) => scores(n, a.views, a.damage, a.tp, a.fp, a.fn));
+  const out = (m: Map<string, Acc>): StratumScores[] => [...m].map(([n, a]) => ({ name: n, views: a.views, damage_pixels: a.damage, ...pooledPixelScores(a.tp, a.fp, a.fn) }));
   return { by_class: out(byClass), by_area: out(byArea) };
 }
